@@ -1,0 +1,30 @@
+# autoint-tf: `make demo` sets everything up and runs the main job; `make test` runs the tests.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+
+.PHONY: setup demo test bench clean
+
+$(STAMP): requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	# tensorflow-graphics' hard dependencies are unused and tensorflow-addons breaks Keras 3.
+	$(PY) -m pip install --quiet --no-deps tensorflow-graphics==2021.12.3
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: setup
+	$(PY) -m train.integrate_1d --workdir=runs/demo_1d
+
+test: setup
+	$(PY) -m pytest tests
+
+bench: setup
+	$(PY) -m benchmarks.grad_network
+
+clean:
+	rm -rf runs

@@ -1,0 +1,349 @@
+"""Fields: Keras layers that map coordinates to values (encodings, MLPs, integral networks).
+
+Notation:
+  x: [..., D] coordinates (the integration variable t is one of them, or enters through them).
+  x_dot: [..., D] a tangent of x (dx/dt); every layer here also propagates tangents
+    exactly (`jvp`), which is the hand-written forward-mode path of the grad network.
+  phi: [..., K] integral-network outputs; the integrand f is dphi/dt.
+
+No rays and no derivatives w.r.t. inputs are computed here except through `jvp`; the
+automatic derivatives live in `grad_net.py`.
+
+Activations (AutoInt, Sec. 3): the integrand seen in training is phi'(z) of the integral
+network's activation, so ReLU (whose grad network is a step function) is offered only for
+comparison. `sine` is SIREN's sin(w0 z) with its initialization; `requ` is relu(z)^2 / 2.
+"""
+
+import math
+
+import keras
+import tensorflow as tf
+
+_PACKAGE = "autoint_tf"
+
+
+def _swish_grad(z):
+  s = tf.sigmoid(z)
+  return s * (1.0 + z * (1.0 - s))
+
+
+def _requ(z):
+  r = tf.nn.relu(z)
+  return 0.5 * r * r
+
+
+# name -> (activation(z, w0), derivative(z, w0)). Derivatives are exact closed forms.
+ACTIVATIONS = {
+    "swish": (lambda z, w0: z * tf.sigmoid(z), lambda z, w0: _swish_grad(z)),
+    "sine": (lambda z, w0: tf.sin(w0 * z), lambda z, w0: w0 * tf.cos(w0 * z)),
+    "requ": (lambda z, w0: _requ(z), lambda z, w0: tf.nn.relu(z)),
+    "softplus": (lambda z, w0: tf.nn.softplus(z), lambda z, w0: tf.sigmoid(z)),
+    "tanh": (lambda z, w0: tf.tanh(z), lambda z, w0: 1.0 - tf.square(tf.tanh(z))),
+    "relu": (lambda z, w0: tf.nn.relu(z), lambda z, w0: tf.cast(z > 0, z.dtype)),
+}
+
+
+def check_activation(name):
+  """Returns `name` if it is a known activation, else raises a ValueError listing them."""
+  if name not in ACTIVATIONS:
+    raise ValueError(
+        f"Unknown activation {name!r}: choose one of {sorted(ACTIVATIONS)}.")
+  return name
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class PositionalEncoding(keras.layers.Layer):
+  """Normalized positional encoding of AutoInt: [x, sin(2^k x)/2^k, cos(2^k x)/2^k].
+
+  The 1/2^k factor (and no pi) keeps the derivative of every feature bounded by 1,
+  so the grad network is not dominated by its highest frequency.
+
+  Args:
+    num_frequencies: int, number K of octaves k = 0..K-1. Defaults to 4.
+    include_input: bool, whether x itself is part of the output. Defaults to True.
+
+  Call arguments:
+    x: [..., D] float tensor.
+
+  Returns:
+    [..., D * (include_input + 2K)] features.
+  """
+
+  def __init__(self, num_frequencies=4, include_input=True, **kwargs):
+    super().__init__(**kwargs)
+    if int(num_frequencies) < 0:
+      raise ValueError(f"num_frequencies must be >= 0, got {num_frequencies}.")
+    self.num_frequencies = int(num_frequencies)
+    self.include_input = bool(include_input)
+
+  def _scales(self, dtype):
+    return tf.constant([2.0**k for k in range(self.num_frequencies)], dtype)
+
+  def call(self, x):
+    return self.jvp(x, None)[0]
+
+  def jvp(self, x, x_dot):
+    """Features and their tangent. x, x_dot: [..., D] (x_dot None means zero)."""
+    x = tf.cast(x, self.compute_dtype)
+    parts, dparts = ([x], [x_dot]) if self.include_input else ([], [])
+    if self.num_frequencies:
+      scales = self._scales(x.dtype)
+      xs = x[..., None, :] * scales[:, None]  # [..., K, D]
+      new_shape = tf.concat([tf.shape(x)[:-1], [-1]], 0)
+      sin, cos = tf.sin(xs), tf.cos(xs)
+      parts += [tf.reshape(sin / scales[:, None], new_shape),
+                tf.reshape(cos / scales[:, None], new_shape)]
+      if x_dot is not None:
+        xd = x_dot[..., None, :]
+        dparts += [tf.reshape(cos * xd, new_shape), tf.reshape(-sin * xd, new_shape)]
+    y = tf.concat(parts, -1)
+    y_dot = None if x_dot is None else tf.concat(dparts, -1)
+    return y, y_dot
+
+  def compute_output_shape(self, input_shape):
+    d = input_shape[-1]
+    mult = int(self.include_input) + 2 * self.num_frequencies
+    return tuple(input_shape[:-1]) + (None if d is None else d * mult,)
+
+  def get_config(self):
+    config = super().get_config()
+    config.update(num_frequencies=self.num_frequencies, include_input=self.include_input)
+    return config
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class MLP(keras.layers.Layer):
+  """Fully connected network: `depth` hidden layers of `width` units, then a linear output.
+
+  Args:
+    output_dim: int, number of outputs K.
+    depth: int, number of hidden layers. Defaults to 4.
+    width: int, hidden units. Defaults to 128.
+    activation: str, one of `ACTIVATIONS`. Defaults to "swish".
+    w0: float, frequency of the `sine` activation (SIREN). Defaults to 30.
+    skips: tuple of hidden-layer indices whose input is concatenated with the MLP's input
+      (NeRF-style skip connections). Defaults to ().
+
+  Call arguments:
+    x: [..., D] float tensor.
+
+  Returns:
+    [..., output_dim] tensor.
+  """
+
+  def __init__(self, output_dim, depth=4, width=128, activation="swish", w0=30.0,
+               skips=(), **kwargs):
+    super().__init__(**kwargs)
+    self.output_dim = int(output_dim)
+    self.depth = int(depth)
+    self.width = int(width)
+    self.activation = check_activation(activation)
+    self.w0 = float(w0)
+    self.skips = tuple(int(s) for s in skips)
+    if self.depth < 0 or self.width <= 0 or self.output_dim <= 0:
+      raise ValueError(f"MLP needs depth >= 0, width > 0 and output_dim > 0; got "
+                       f"depth={depth}, width={width}, output_dim={output_dim}.")
+
+  def _initializers(self, index, fan_in):
+    if self.activation != "sine":
+      return "glorot_uniform", "zeros"
+    # SIREN (Sitzmann et al. 2020): first layer U(-1/n, 1/n); later U(-sqrt(6/n)/w0, .).
+    limit = 1.0 / fan_in if index == 0 else math.sqrt(6.0 / fan_in) / self.w0
+    bias = 1.0 / math.sqrt(fan_in)
+    return (keras.initializers.RandomUniform(-limit, limit),
+            keras.initializers.RandomUniform(-bias, bias))
+
+  def build(self, input_shape):
+    in_dim = int(input_shape[-1])
+    self.kernels, self.biases = [], []
+    fan_in = in_dim
+    for i in range(self.depth + 1):
+      if i in self.skips and 0 < i <= self.depth:
+        fan_in += in_dim
+      units = self.width if i < self.depth else self.output_dim
+      k_init, b_init = self._initializers(i, fan_in)
+      if i == self.depth and self.activation == "sine":
+        k_init = keras.initializers.RandomUniform(
+            -math.sqrt(6.0 / fan_in) / self.w0, math.sqrt(6.0 / fan_in) / self.w0)
+      self.kernels.append(self.add_weight(shape=(fan_in, units), initializer=k_init,
+                                          name=f"kernel_{i}"))
+      self.biases.append(self.add_weight(shape=(units,), initializer=b_init,
+                                         name=f"bias_{i}"))
+      fan_in = units
+
+  def call(self, x):
+    return self.jvp(x, None)[0]
+
+  def jvp(self, x, x_dot):
+    """Outputs and their tangent: y, y_dot = MLP(x), dMLP/dx . x_dot (x_dot None: zero)."""
+    x = tf.cast(x, self.compute_dtype)
+    batch_shape = tf.shape(x)[:-1]
+    x2 = tf.reshape(x, [-1, tf.shape(x)[-1]])
+    xd2 = None if x_dot is None else tf.reshape(tf.cast(x_dot, x.dtype), tf.shape(x2))
+    act, dact = ACTIVATIONS[self.activation]
+    h, hd = x2, xd2
+    for i, (kernel, bias) in enumerate(zip(self.kernels, self.biases)):
+      if i in self.skips and 0 < i <= self.depth:
+        h = tf.concat([h, x2], -1)
+        hd = None if hd is None else tf.concat([hd, xd2], -1)
+      kernel = tf.cast(kernel, h.dtype)
+      z = tf.matmul(h, kernel) + tf.cast(bias, h.dtype)
+      zd = None if hd is None else tf.matmul(hd, kernel)  # the bias has no tangent
+      if i < self.depth:
+        h = act(z, self.w0)
+        hd = None if zd is None else dact(z, self.w0) * zd
+      else:
+        h, hd = z, zd
+    out_shape = tf.concat([batch_shape, [self.output_dim]], 0)
+    y = tf.reshape(h, out_shape)
+    return y, (None if hd is None else tf.reshape(hd, out_shape))
+
+  def compute_output_shape(self, input_shape):
+    return tuple(input_shape[:-1]) + (self.output_dim,)
+
+  def get_config(self):
+    config = super().get_config()
+    config.update(output_dim=self.output_dim, depth=self.depth, width=self.width,
+                  activation=self.activation, w0=self.w0, skips=list(self.skips))
+    return config
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class IntegralMLP(keras.layers.Layer):
+  """Integral network Phi: named inputs -> normalized PE -> MLP.
+
+  The generic building block of AutoInt's integral networks: the integration variable(s)
+  are among the named inputs (for example `t`, or `rho`, `theta`, `t` for CT). Any other
+  Keras layer or model taking a dict (or a tensor) works with `GradNetwork` too.
+
+  Args:
+    input_names: tuple of str, the keys read from the input dict, in order; None means the
+      layer is called on a single [..., D] tensor. Defaults to ("t",).
+    output_dim: int, number of outputs K. Defaults to 1.
+    depth, width, activation, w0, skips: as in `MLP`.
+    num_frequencies: int (same for every input) or dict name -> int, octaves of the
+      normalized positional encoding. Defaults to 4.
+
+  Call arguments:
+    inputs: dict name -> [..., D_name] tensor (or a [..., D] tensor if input_names is None).
+
+  Returns:
+    [..., output_dim] tensor.
+
+  Example:
+    >>> phi = IntegralMLP(input_names=("t",), output_dim=1)
+    >>> f = GradNetwork(phi, variables=("t",))   # dPhi/dt, shares Phi's weights
+    >>> integral = definite_integral(phi, a, b)   # Phi(b) - Phi(a)
+  """
+
+  def __init__(self, input_names=("t",), output_dim=1, depth=4, width=128,
+               activation="swish", w0=30.0, skips=(), num_frequencies=4, **kwargs):
+    super().__init__(**kwargs)
+    self.input_names = None if input_names is None else tuple(input_names)
+    if isinstance(num_frequencies, dict):
+      num_frequencies = {str(k): int(v) for k, v in num_frequencies.items()}
+      unknown = set(num_frequencies) - set(self.input_names or ())
+      if unknown:
+        raise ValueError(f"num_frequencies names {sorted(unknown)} that are not in "
+                         f"input_names {self.input_names}.")
+    self.num_frequencies = num_frequencies
+    keys = self.input_names or ("x",)
+    freqs = {k: (num_frequencies.get(k, 0) if isinstance(num_frequencies, dict)
+                 else int(num_frequencies)) for k in keys}
+    self.encoders = {k: PositionalEncoding(freqs[k], dtype=self.dtype_policy,
+                                           name=f"pe_{k}") for k in keys}
+    self.mlp = MLP(output_dim, depth=depth, width=width, activation=activation, w0=w0,
+                   skips=skips, dtype=self.dtype_policy, name="mlp")
+    self.output_dim = int(output_dim)
+
+  def _as_dict(self, inputs, what="inputs"):
+    if self.input_names is None:
+      if isinstance(inputs, dict):
+        raise ValueError("This IntegralMLP was built with input_names=None and takes a "
+                         f"tensor, but got a dict with keys {sorted(inputs)}.")
+      return {"x": inputs}
+    if not isinstance(inputs, dict):
+      raise ValueError(f"IntegralMLP takes a dict with keys {self.input_names} as {what}, "
+                       f"got {type(inputs).__name__}.")
+    missing = [k for k in self.input_names if k not in inputs]
+    if missing:
+      raise ValueError(f"IntegralMLP {what} lack keys {missing}; it needs "
+                       f"{list(self.input_names)} and got {sorted(inputs)}.")
+    return inputs
+
+  def build(self, input_shape):
+    shapes = self._as_dict(input_shape, "input shapes")
+    total = 0
+    for k, enc in self.encoders.items():
+      enc.build(shapes[k])
+      total += enc.compute_output_shape(tuple(shapes[k]))[-1]
+    self.mlp.build((None, total))
+
+  def call(self, inputs):
+    return self.jvp(inputs, None)[0]
+
+  def jvp(self, inputs, tangents):
+    """Outputs and tangents. tangents: same structure as inputs (missing or None = 0)."""
+    inputs = self._as_dict(inputs)
+    if tangents is not None and not isinstance(tangents, dict):
+      tangents = {"x": tangents}
+    tangents = tangents or {}
+    feats, dfeats, any_tangent = [], [], False
+    dtype = self.compute_dtype
+    for k, enc in self.encoders.items():
+      x = tf.cast(inputs[k], dtype)
+      xd = tangents.get(k)
+      any_tangent |= xd is not None
+      f, fd = enc.jvp(x, None if xd is None else tf.cast(xd, dtype))
+      feats.append(f)
+      dfeats.append(tf.zeros_like(f) if fd is None else fd)
+    feats = _broadcast_concat(feats)
+    dfeats = _broadcast_concat(dfeats) if any_tangent else None
+    if dfeats is not None:
+      dfeats = tf.broadcast_to(dfeats, tf.shape(feats))
+    return self.mlp.jvp(feats, dfeats)
+
+  def compute_output_shape(self, input_shape):
+    shapes = self._as_dict(input_shape, "input shapes")
+    return tuple(shapes[next(iter(self.encoders))][:-1]) + (self.output_dim,)
+
+  def get_config(self):
+    config = super().get_config()
+    mlp = self.mlp
+    config.update(input_names=None if self.input_names is None else list(self.input_names),
+                  output_dim=self.output_dim, depth=mlp.depth, width=mlp.width,
+                  activation=mlp.activation, w0=mlp.w0, skips=list(mlp.skips),
+                  num_frequencies=self.num_frequencies)
+    return config
+
+
+def with_dtype(layer, dtype, example_inputs):
+  """A copy of a (built) layer computing in `dtype` with the same weights, cast.
+
+  Evaluating a trained fp32 integral network in float64 removes the cancellation error of
+  Phi(b) - Phi(a) for short intervals (the function itself is unchanged).
+  """
+  config = layer.get_config()
+  config["dtype"] = dtype
+  clone = layer.__class__.from_config(config)
+  clone(example_inputs)
+  clone.set_weights([w.astype(dtype) for w in layer.get_weights()])
+  return clone
+
+
+def as_model(layer, input_dims, name=None):
+  """Wraps a layer taking a dict of [..., D] tensors in a functional `keras.Model`
+  (which `.save()`s to a `.keras` file). input_dims: dict name -> D."""
+  inputs = {k: keras.Input((d,), name=k) for k, d in input_dims.items()}
+  return keras.Model(inputs, layer(inputs), name=name or f"{layer.name}_model")
+
+
+def _broadcast_concat(tensors):
+  """Concatenates [..., D_i] tensors on the last axis after broadcasting their batch dims."""
+  if len(tensors) == 1:
+    return tensors[0]
+  batch = tf.shape(tensors[0])[:-1]
+  for t in tensors[1:]:
+    batch = tf.broadcast_dynamic_shape(batch, tf.shape(t)[:-1])
+  return tf.concat([tf.broadcast_to(t, tf.concat([batch, tf.shape(t)[-1:]], 0))
+                    for t in tensors], -1)

@@ -1,0 +1,42 @@
+"""Small file helpers shared by the jobs: atomic writes, JSON configs, figures."""
+
+import contextlib
+import dataclasses
+import json
+import os
+import tempfile
+
+
+@contextlib.contextmanager
+def atomic_path(path):
+  """Yields a temporary path beside `path`; renames it onto `path` only on success."""
+  path = os.fspath(path)
+  directory = os.path.dirname(os.path.abspath(path))
+  os.makedirs(directory, exist_ok=True)
+  base, ext = os.path.splitext(os.path.basename(path))
+  fd, tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=f".tmp{ext}", dir=directory)
+  os.close(fd)
+  try:
+    yield tmp
+    os.replace(tmp, path)
+  finally:
+    if os.path.exists(tmp):
+      os.remove(tmp)
+
+
+def write_json(path, obj):
+  """Writes `obj` (a dict or dataclass) as indented JSON, atomically."""
+  if dataclasses.is_dataclass(obj):
+    obj = dataclasses.asdict(obj)
+  with atomic_path(path) as tmp:
+    with open(tmp, "w") as f:
+      json.dump(obj, f, indent=2, sort_keys=True, default=str)
+      f.write("\n")
+
+
+def save_figure(fig, path):
+  """Saves a matplotlib figure atomically and closes it."""
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  with atomic_path(path) as tmp:
+    fig.savefig(tmp, dpi=110, bbox_inches="tight", format=os.path.splitext(path)[1][1:])
+  plt.close(fig)

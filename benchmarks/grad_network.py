@@ -1,0 +1,119 @@
+r"""Cost of training the grad network against plain fitting, per autodiff mode.
+
+  python -m benchmarks.grad_network [--batch=8192 --depth=8 --width=256 --repeats=20]
+
+Same batch and an 8x256 swish integral network for every variant, measured side by side
+in one run (interleaved rounds, median per variant):
+  (a) plain:    fit Phi itself (one forward + backward)
+  (b) forward:  grad network via tf.autodiff.ForwardAccumulator
+  (c) tape:     grad network via nested tf.GradientTape
+  (d) explicit: grad network via the hand-written jvp of IntegralMLP (shared weights)
+plus the Phi forward rate in GFLOP/s against a large fp32 tf.matmul in the same run.
+"""
+
+import time
+
+from absl import app
+from absl import flags
+import keras
+import numpy as np
+import tensorflow as tf
+
+from autoint_tf import fields
+from autoint_tf import grad_net
+from autoint_tf import training
+
+flags.DEFINE_integer("batch", 8192, "Samples a step.")
+flags.DEFINE_integer("depth", 8, "Hidden layers.")
+flags.DEFINE_integer("width", 256, "Hidden units.")
+flags.DEFINE_integer("num_frequencies", 4, "PE octaves of t.")
+flags.DEFINE_integer("repeats", 20, "Timed rounds.")
+FLAGS = flags.FLAGS
+
+
+def _median_seconds(fns, repeats):
+  for fn in fns.values():  # trace and warm up
+    fn()
+    fn()
+  times = {k: [] for k in fns}
+  for _ in range(repeats):
+    for k, fn in fns.items():
+      start = time.perf_counter()
+      fn()
+      times[k].append(time.perf_counter() - start)
+  return {k: float(np.median(v)) for k, v in times.items()}
+
+
+def _train_step(phi, loss_fn, x, f):
+  optimizer = keras.optimizers.Adam(1e-4)
+  variables = phi.trainable_variables
+
+  @tf.function(jit_compile=False)
+  def step():
+    with tf.GradientTape() as tape:
+      loss = tf.reduce_mean(tf.square(loss_fn(x) - f))
+    optimizer.apply_gradients(zip(training.gradients(tape, loss, variables), variables))
+    return loss
+
+  return lambda: step().numpy()
+
+
+def phi_flops_per_sample(phi, in_dim):
+  mlp = phi.mlp
+  dims = [in_dim * (1 + 2 * phi.encoders["t"].num_frequencies)] + [mlp.width] * mlp.depth
+  dims.append(mlp.output_dim)
+  return sum(2 * a * b for a, b in zip(dims[:-1], dims[1:]))
+
+
+def main(argv):
+  del argv
+  tf.config.optimizer.set_jit(False)
+  keras.utils.set_random_seed(0)
+  phi = fields.IntegralMLP(("t",), output_dim=1, depth=FLAGS.depth, width=FLAGS.width,
+                           num_frequencies=FLAGS.num_frequencies)
+  x = {"t": tf.random.uniform([FLAGS.batch, 1], -1.0, 2.0)}
+  f = tf.random.normal([FLAGS.batch, 1])
+  phi(x)
+  variants = {"plain": phi}
+  for mode in ("forward", "tape", "explicit"):
+    variants[mode] = grad_net.GradNetwork(phi, mode=mode, validate=False)
+  steps = {k: _train_step(phi, net, x, f) for k, net in variants.items()}
+
+  forward = tf.function(lambda: phi(x), jit_compile=False)
+  evals = {"phi_forward": lambda: forward().numpy()}
+  sizes = (1024, 2048, 4096)  # the reference is the best fp32 matmul rate among these
+  for n in sizes:
+    a, b = tf.random.normal([n, n]), tf.random.normal([n, n])
+    mm = tf.function(lambda a=a, b=b: tf.reduce_sum(tf.matmul(a, b)), jit_compile=False)
+    evals[f"matmul{n}"] = lambda mm=mm: mm().numpy()
+
+  times = _median_seconds({**steps, **evals}, FLAGS.repeats)
+  phi_gflops = phi_flops_per_sample(phi, 1) * FLAGS.batch / times["phi_forward"] / 1e9
+  rates = {n: 2 * n**3 / times[f"matmul{n}"] / 1e9 for n in sizes}
+  n = max(rates, key=rates.get)
+  mm_gflops = rates[n]
+
+  print(f"batch {FLAGS.batch}, {FLAGS.depth}x{FLAGS.width} swish, PE {FLAGS.num_frequencies}, "
+        f"median of {FLAGS.repeats} interleaved rounds, TF {tf.__version__}")
+  print("| variant | ms / training step | ratio to (a) plain |")
+  print("|---|---|---|")
+  for label, k in (("(a) plain Phi fit", "plain"), ("(b) ForwardAccumulator", "forward"),
+                   ("(c) GradientTape", "tape"), ("(d) explicit jvp", "explicit")):
+    print(f"| {label} | {1e3 * times[k]:.1f} | {times[k] / times['plain']:.2f} |")
+  print()
+  print("| evaluation | ms | GFLOP/s | fraction of matmul rate |")
+  print("|---|---|---|---|")
+  print(f"| Phi forward ({FLAGS.batch} samples) | {1e3 * times['phi_forward']:.2f} | "
+        f"{phi_gflops:.0f} | {phi_gflops / mm_gflops:.2f} |")
+  for m in sizes:
+    print(f"| tf.matmul {m}x{m} fp32 | {1e3 * times[f'matmul{m}']:.1f} | {rates[m]:.0f} | "
+          f"{rates[m] / mm_gflops:.2f} |")
+  best = min(("forward", "explicit"), key=times.get)
+  print(f"\nfastest grad-network mode: {best} "
+        f"(explicit / forward = {times['explicit'] / times['forward']:.2f}); "
+        f"goal (b)/(a) <= 2.5: {times['forward'] / times['plain']:.2f}; "
+        f"goal Phi >= 50% of matmul: {phi_gflops / mm_gflops:.0%}")
+
+
+if __name__ == "__main__":
+  app.run(main)

@@ -1,0 +1,113 @@
+"""Tests of autoint_tf.fields: encodings, MLPs, activations, serialization."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from autoint_tf import fields
+from conftest import BATCH_SHAPES
+from conftest import assert_layer_contract
+
+
+def _np_encoding(x, k):
+  """[x, sin(2^i x)/2^i for i (octave-major), cos(2^i x)/2^i for i]."""
+  sins = [np.sin(2.0**i * x) / 2.0**i for i in range(k)]
+  coss = [np.cos(2.0**i * x) / 2.0**i for i in range(k)]
+  return np.concatenate([x] + sins + coss, -1)
+
+
+@pytest.mark.parametrize("batch", BATCH_SHAPES)
+def test_positional_encoding_is_normalized_nerf_encoding(batch):
+  x = np.random.default_rng(0).normal(size=batch + (3,))
+  enc = fields.PositionalEncoding(5, dtype="float64")
+  got = enc(x).numpy()
+  assert got.shape == batch + (3 * 11,)
+  np.testing.assert_allclose(got, _np_encoding(x, 5), rtol=1e-12, atol=1e-15)
+
+
+def test_positional_encoding_derivative_is_bounded_and_exact():
+  x = tf.constant(np.linspace(-3, 3, 101)[:, None])
+  enc = fields.PositionalEncoding(8, include_input=False, dtype="float64")
+  y, y_dot = enc.jvp(x, tf.ones_like(x))
+  with tf.GradientTape() as tape:
+    tape.watch(x)
+    total = enc(x)
+  jac = tape.batch_jacobian(total, x)[..., 0]  # [B, 16]
+  np.testing.assert_allclose(y_dot.numpy(), jac.numpy(), atol=1e-12)
+  assert np.max(np.abs(y_dot.numpy())) <= 1.0 + 1e-12  # normalized: |d/dx| <= 1
+  assert y.shape == (101, 16)
+
+
+@pytest.mark.parametrize("activation", sorted(fields.ACTIVATIONS))
+def test_activation_derivatives_match_autodiff(activation):
+  z = tf.constant(np.linspace(-2.3, 2.1, 57))
+  act, dact = fields.ACTIVATIONS[activation]
+  with tf.GradientTape() as tape:
+    tape.watch(z)
+    y = act(z, 30.0)
+  np.testing.assert_allclose(dact(z, 30.0).numpy(), tape.gradient(y, z).numpy(), rtol=1e-10,
+                             atol=1e-12)
+
+
+def test_requ_is_half_relu_squared():
+  z = np.array([-1.0, 0.0, 0.5, 2.0])
+  np.testing.assert_allclose(fields.ACTIVATIONS["requ"][0](tf.constant(z), 0.0).numpy(),
+                             0.5 * np.maximum(z, 0)**2)
+
+
+@pytest.mark.parametrize("activation", ["swish", "sine", "requ", "softplus", "tanh", "relu"])
+@pytest.mark.parametrize("batch", BATCH_SHAPES)
+def test_mlp_jvp_matches_forward_accumulator(activation, batch):
+  mlp = fields.MLP(3, depth=3, width=16, activation=activation, skips=(2,), dtype="float64")
+  x = tf.constant(np.random.default_rng(1).normal(size=batch + (4,)))
+  x_dot = tf.constant(np.random.default_rng(2).normal(size=batch + (4,)))
+  mlp(x)
+  y, y_dot = mlp.jvp(x, x_dot)
+  with tf.autodiff.ForwardAccumulator(x, x_dot) as acc:
+    y_ref = mlp(x)
+  assert y.shape == batch + (3,)
+  np.testing.assert_allclose(y.numpy(), y_ref.numpy(), rtol=1e-12)
+  np.testing.assert_allclose(y_dot.numpy(), acc.jvp(y_ref).numpy(), rtol=1e-9, atol=1e-12)
+
+
+def test_sine_mlp_uses_siren_initialization():
+  mlp = fields.MLP(1, depth=3, width=64, activation="sine", w0=30.0)
+  mlp.build((None, 2))
+  first = mlp.kernels[0].numpy()
+  hidden = mlp.kernels[1].numpy()
+  assert np.max(np.abs(first)) <= 1.0 / 2
+  assert np.max(np.abs(hidden)) <= np.sqrt(6.0 / 64) / 30.0 + 1e-7
+  assert np.max(np.abs(hidden)) > 0.5 * np.sqrt(6.0 / 64) / 30.0
+
+
+def test_unknown_activation_names_the_choices():
+  with pytest.raises(ValueError, match=r"Unknown activation 'gelu'.*swish"):
+    fields.MLP(1, activation="gelu")
+  with pytest.raises(ValueError, match="Unknown activation"):
+    fields.IntegralMLP(activation="Swish")
+
+
+def test_integral_mlp_missing_input_key_is_named():
+  phi = fields.IntegralMLP(("t", "c"), output_dim=2)
+  with pytest.raises(ValueError, match=r"lack keys \['c'\]"):
+    phi({"t": np.zeros((2, 1), np.float32)})
+
+
+def test_integral_mlp_broadcasts_batch_dims_of_inputs():
+  phi = fields.IntegralMLP(("t", "c"), output_dim=2, depth=2, width=8, dtype="float64")
+  t = np.random.default_rng(0).normal(size=(5, 1))
+  c = np.random.default_rng(1).normal(size=(1, 3))
+  out = phi({"t": t, "c": c}).numpy()
+  full = phi({"t": t, "c": np.repeat(c, 5, 0)}).numpy()
+  np.testing.assert_allclose(out, full, rtol=1e-12)
+
+
+def test_layer_contracts(tmp_path):
+  x = np.random.default_rng(0).normal(size=(4, 2)).astype(np.float32)
+  assert_layer_contract(fields.PositionalEncoding(3), x, tmp_path)
+  assert_layer_contract(fields.MLP(2, depth=2, width=8, activation="sine", skips=(1,)), x,
+                        tmp_path)
+  inputs = {"t": x[:, :1], "c": x}
+  assert_layer_contract(
+      fields.IntegralMLP(("t", "c"), output_dim=3, depth=2, width=8,
+                         num_frequencies={"t": 3, "c": 1}), inputs, tmp_path)
