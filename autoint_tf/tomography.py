@@ -1,0 +1,185 @@
+"""CT geometry, the Shepp-Logan phantom and its exact Radon transform (AutoInt, Sec. 4.2).
+
+Notation:
+  Every measured line is data, whatever the scanner: a `Lines` holds its foot point
+  `origin` (the point of the line closest to the centre of the field of view), its unit
+  `direction`, and the chord [t_min, t_max] of the field-of-view circle (radius R):
+      x(t) = origin + t * direction,   t in [t_min, t_max] = [-sqrt(R^2 - |origin|^2), +...].
+  (rho, theta): the same line in the paper's parameters: unit normal
+      n = (cos theta, sin theta), origin = rho * n, direction = (-sin theta, cos theta).
+  Shapes: `A` angles (views), `N` detector pixels; lines are [A, N].
+  Images: [H, W], row 0 at y = +R, column 0 at x = -R, pixel centres.
+"""
+
+import dataclasses
+
+import numpy as np
+
+
+@dataclasses.dataclass(frozen=True)
+class Lines:
+  """A set of lines through the field of view. Arrays of shape SH + [2] or SH."""
+  origin: np.ndarray     # SH + [2], foot point (closest to the centre)
+  direction: np.ndarray  # SH + [2], unit direction
+  t_min: np.ndarray      # SH, chord start (t of entry into the field of view)
+  t_max: np.ndarray      # SH, chord end
+
+  @property
+  def shape(self):
+    return self.t_min.shape
+
+  def rho_theta(self):
+    """The paper's (rho, theta) of every line, theta in [0, pi)."""
+    # The normal n = (cos theta, sin theta) is the direction rotated by -90 degrees.
+    normal = np.stack([self.direction[..., 1], -self.direction[..., 0]], -1)
+    theta = np.arctan2(normal[..., 1], normal[..., 0])
+    rho = np.sum(self.origin * normal, -1)
+    flip = (theta < 0) | (theta >= np.pi)
+    theta = np.where(flip, np.mod(theta + np.pi, 2 * np.pi), theta)
+    rho = np.where(flip, -rho, rho)
+    return rho, np.where(theta >= np.pi, theta - np.pi, theta)
+
+
+def lines_through(points, directions, radius=1.0):
+  """Lines through `points` along `directions` ([..., 2] each), as chords of the FOV circle.
+
+  Raises:
+    ValueError: a zero direction, or a line that misses the field of view.
+  """
+  points = np.asarray(points, np.float64)
+  directions = np.asarray(directions, np.float64)
+  norm = np.linalg.norm(directions, axis=-1, keepdims=True)
+  if np.any(norm == 0):
+    raise ValueError("lines_through: a direction has zero length.")
+  u = directions / norm
+  origin = points - np.sum(points * u, -1, keepdims=True) * u
+  d2 = radius**2 - np.sum(origin**2, -1)
+  if np.any(d2 <= 0):
+    raise ValueError(f"lines_through: {int(np.sum(d2 <= 0))} line(s) miss the field of view "
+                     f"(radius {radius}); shrink the detector or enlarge the radius.")
+  half = np.sqrt(d2)
+  return Lines(origin, u, -half, half)
+
+
+def parallel_beam(angles, num_detectors, radius=1.0):
+  """Parallel-beam lines [A, N]: offsets rho at detector-pixel centres across [-R, R].
+
+  Args:
+    angles: [A] view angles theta in radians.
+    num_detectors: N detector pixels of width 2R/N.
+  """
+  angles = np.asarray(angles, np.float64)
+  rho = (np.arange(num_detectors) - (num_detectors - 1) / 2) * (2 * radius / num_detectors)
+  n = np.stack([np.cos(angles), np.sin(angles)], -1)[:, None, :]  # [A, 1, 2]
+  u = np.stack([-np.sin(angles), np.cos(angles)], -1)[:, None, :]
+  origin = rho[None, :, None] * n
+  half = np.sqrt(np.maximum(radius**2 - rho**2, 0.0))[None, :].repeat(len(angles), 0)
+  return Lines(origin, np.broadcast_to(u, origin.shape).copy(), -half, half)
+
+
+def fan_beam_endpoints(angles, source_origin, source_detector, pixel_size, num_detectors):
+  """Source positions [A, 2] and detector-pixel centres [A, N, 2] of a flat-detector fan beam.
+
+  At angle beta the source sits at S(beta) = D_so (cos beta, sin beta); the flat detector is
+  perpendicular to the central ray, at distance D_sd from the source, pixels centred on it.
+  """
+  angles = np.asarray(angles, np.float64)
+  c = np.stack([np.cos(angles), np.sin(angles)], -1)
+  tangent = np.stack([-np.sin(angles), np.cos(angles)], -1)
+  source = source_origin * c
+  centre = source - source_detector * c
+  offsets = (np.arange(num_detectors) - (num_detectors - 1) / 2) * pixel_size
+  detector = centre[:, None, :] + offsets[None, :, None] * tangent[:, None, :]
+  return source, detector
+
+
+def fan_beam(angles, source_origin, source_detector, pixel_size, num_detectors, radius=1.0):
+  """Fan-beam lines [A, N] from each source position to each detector-pixel centre."""
+  if not source_origin > radius:
+    raise ValueError(f"fan_beam: the source (distance {source_origin}) must lie outside the "
+                     f"field of view (radius {radius}).")
+  if not source_detector > source_origin:
+    raise ValueError("fan_beam: source_detector must exceed source_origin (the detector is "
+                     f"beyond the centre); got {source_detector} <= {source_origin}.")
+  source, detector = fan_beam_endpoints(angles, source_origin, source_detector, pixel_size,
+                                        num_detectors)
+  src = np.broadcast_to(source[:, None, :], detector.shape)
+  return lines_through(src, detector - src, radius)
+
+
+# Shepp-Logan ellipses: (intensity, semi-axis a along x, semi-axis b along y, x0, y0, phi in
+# degrees). Shepp & Logan (1974); "modified" has the higher-contrast intensities of Toft (1996).
+SHEPP_LOGAN = np.array([
+    [2.00, .6900, .920, 0.00, 0.0000, 0],
+    [-.98, .6624, .874, 0.00, -.0184, 0],
+    [-.02, .1100, .310, 0.22, 0.0000, -18],
+    [-.02, .1600, .410, -.22, 0.0000, 18],
+    [0.01, .2100, .250, 0.00, 0.3500, 0],
+    [0.01, .0460, .046, 0.00, 0.1000, 0],
+    [0.01, .0460, .046, 0.00, -.1000, 0],
+    [0.01, .0460, .023, -.08, -.6050, 0],
+    [0.01, .0230, .023, 0.00, -.6060, 0],
+    [0.01, .0230, .046, 0.06, -.6050, 0],
+])
+MODIFIED_SHEPP_LOGAN = SHEPP_LOGAN.copy()
+MODIFIED_SHEPP_LOGAN[:, 0] = [1.0, -0.8, -0.2, -0.2, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1]
+PHANTOMS = {"shepp_logan": SHEPP_LOGAN, "modified_shepp_logan": MODIFIED_SHEPP_LOGAN}
+
+
+def _to_ellipse_frame(ellipse, points, vectors=None):
+  _, a, b, x0, y0, phi = ellipse
+  c, s = np.cos(np.deg2rad(phi)), np.sin(np.deg2rad(phi))
+  p = points - np.array([x0, y0])
+  p = np.stack([(c * p[..., 0] + s * p[..., 1]) / a, (-s * p[..., 0] + c * p[..., 1]) / b], -1)
+  if vectors is None:
+    return p
+  v = np.stack([(c * vectors[..., 0] + s * vectors[..., 1]) / a,
+                (-s * vectors[..., 0] + c * vectors[..., 1]) / b], -1)
+  return p, v
+
+
+def radon(ellipses, lines):
+  """Exact line integrals of a sum of uniform ellipses along `lines` (closed form).
+
+  Each ellipse maps to the unit disc; the line meets it where |p + t v|^2 = 1, a quadratic
+  in t whose root gap 2 sqrt(B^2 - AC) / A is the chord length in world units (|u| = 1).
+  Chords are clipped to [t_min, t_max].
+
+  Returns:
+    lines.shape array of integrals.
+  """
+  total = np.zeros(lines.shape)
+  for e in np.asarray(ellipses):
+    p, v = _to_ellipse_frame(e, lines.origin, lines.direction)
+    qa = np.sum(v * v, -1)
+    qb = np.sum(p * v, -1)
+    qc = np.sum(p * p, -1) - 1.0
+    disc = np.maximum(qb * qb - qa * qc, 0.0)
+    root = np.sqrt(disc)
+    lo = np.clip((-qb - root) / qa, lines.t_min, lines.t_max)
+    hi = np.clip((-qb + root) / qa, lines.t_min, lines.t_max)
+    total += e[0] * np.maximum(hi - lo, 0.0)
+  return total
+
+
+def attenuation(ellipses, points):
+  """Phantom value at points [..., 2]."""
+  out = np.zeros(np.shape(points)[:-1])
+  for e in np.asarray(ellipses):
+    p = _to_ellipse_frame(e, np.asarray(points, np.float64))
+    out += e[0] * (np.sum(p * p, -1) <= 1.0)
+  return out
+
+
+def pixel_centres(size, radius=1.0):
+  """[size, size, 2] (x, y) pixel centres; row 0 at y = +R."""
+  c = (np.arange(size) + 0.5) * (2 * radius / size) - radius
+  x, y = np.meshgrid(c, -c)
+  return np.stack([x, y], -1)
+
+
+def rasterize(ellipses, size, supersample=4, radius=1.0):
+  """[size, size] image, each pixel the mean of supersample^2 point samples."""
+  fine = pixel_centres(size * supersample, radius)
+  img = attenuation(ellipses, fine)
+  return img.reshape(size, supersample, size, supersample).mean((1, 3))
