@@ -106,9 +106,9 @@ def line_integrals(phi, inputs, t_min, t_max):
 
 def quadrature(grad, inputs, t_min, t_max, num_samples):
   """Midpoint rule of the grad network with num_samples per line: [...]."""
-  s = (np.arange(num_samples, dtype=np.float32) + 0.5) / num_samples
-  t_min = tf.convert_to_tensor(t_min, tf.float32)[..., None]
-  t_max = tf.convert_to_tensor(t_max, tf.float32)[..., None]
+  t_min = tf.convert_to_tensor(t_min)[..., None]
+  t_max = tf.cast(t_max, t_min.dtype)[..., None]
+  s = (tf.range(num_samples, dtype=t_min.dtype) + 0.5) / num_samples
   t = t_min + (t_max - t_min) * s  # [..., M]
   expanded = {k: tf.broadcast_to(tf.convert_to_tensor(v)[..., None, :],
                                  tf.concat([tf.shape(t), tf.shape(v)[-1:]], 0))
