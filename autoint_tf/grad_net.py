@@ -308,7 +308,12 @@ def definite_integral(phi, lower, upper, inputs=None, variables=("t",), validate
   """
   variables = _normalize_variables(variables)
   d = len(variables)
-  dtype = tf.as_dtype(getattr(phi, "compute_dtype", None) or _float_dtype(lower))
+  # Compute in the dtype of what Phi is fed: the other inputs, else Phi's, else the bounds'.
+  fed = list(inputs.values()) if isinstance(inputs, dict) else [inputs]
+  given = [v for v in fed if getattr(v, "dtype", None) is not None and
+           tf.as_dtype(v.dtype).is_floating]
+  dtype = (_float_dtype(given[0]) if given else
+           tf.as_dtype(getattr(phi, "compute_dtype", None) or _float_dtype(lower)))
   lower = _bound(_as_float(lower, dtype), d, "lower")
   upper = _bound(_as_float(upper, dtype), d, "upper")
   lower, upper = tf.cast(lower, dtype), tf.cast(upper, dtype)
@@ -368,6 +373,10 @@ def definite_integral(phi, lower, upper, inputs=None, variables=("t",), validate
     with tf.control_dependencies(slots.check_finite()):
       pts = tf.identity(pts)
   values = slots.set([pts[..., i:i + 1] for i in range(d)])
-  phi_corners = tf.convert_to_tensor(phi(values))  # [2^d, ..., K]
+  # Flatten [2^d, *batch] to one batch axis: Keras models often fix the input rank.
+  flat = tf.nest.map_structure(lambda v: tf.reshape(v, [-1, tf.shape(v)[-1]]), values)
+  out = tf.convert_to_tensor(phi(flat))  # [2^d * batch, K]
+  phi_corners = tf.reshape(out, tf.concat([[n], batch_dyn, tf.shape(out)[-1:]], 0))
+  phi_corners.set_shape([n] + [None] * batch.rank + [out.shape[-1]])
   signs = tf.reshape(tf.cast(signs, phi_corners.dtype), [n] + [1] * (phi_corners.shape.rank - 1))
   return tf.reduce_sum(signs * phi_corners, axis=0)

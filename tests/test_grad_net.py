@@ -273,3 +273,22 @@ def test_weight_gradients_of_grad_network_match_finite_differences(mode, names, 
     lm = float(loss_and_grads()[0])
     kernel.assign(w0)
     np.testing.assert_allclose(got[idx], (lp - lm) / (2 * h), rtol=1e-5, atol=1e-9)
+
+
+def test_user_composed_functional_model_as_integral_network():
+  """Any Keras model works as Phi: here a functional model with a custom mixing of inputs."""
+  t_in = keras.Input((1,), name="t", dtype=F64)
+  c_in = keras.Input((2,), name="c", dtype=F64)
+  h = keras.layers.Concatenate(dtype=F64)([t_in * c_in, t_in, c_in])
+  h = keras.layers.Dense(16, activation="tanh", dtype=F64)(h)
+  out = keras.layers.Dense(2, dtype=F64)(h)
+  phi = keras.Model({"t": t_in, "c": c_in}, out)
+  x = _inputs((5,))
+  fd = _central_mixed(phi, x, ["t"], 1e-3, richardson=True).numpy()
+  for mode in ("auto", "forward", "tape"):
+    got = ai.GradNetwork(phi, mode=mode)(x).numpy()
+    np.testing.assert_allclose(got, fd, rtol=1e-6, atol=1e-8, err_msg=mode)
+  integral = ai.definite_integral(phi, -0.3, 0.6, inputs=x).numpy()
+  ref = (phi({"t": tf.fill([5, 1], tf.constant(0.6, F64)), "c": x["c"]}) -
+         phi({"t": tf.fill([5, 1], tf.constant(-0.3, F64)), "c": x["c"]})).numpy()
+  np.testing.assert_allclose(integral, ref, rtol=1e-12)
