@@ -1,0 +1,61 @@
+r"""Lines per second of a sinogram: two integral-network evaluations vs quadrature of the grad
+network with 64 and 128 samples a line, side by side in one run (interleaved, median).
+
+  python -m benchmarks.ct_lines [--parameterization=ray --repeats=10]
+"""
+
+import time
+
+from absl import app
+from absl import flags
+import numpy as np
+import tensorflow as tf
+
+from autoint_tf import ct
+from autoint_tf import grad_net
+from autoint_tf import tomography
+
+flags.DEFINE_enum("parameterization", "ray", list(ct.PARAMETERIZATIONS), "CT model.")
+flags.DEFINE_integer("num_angles", 64, "Views.")
+flags.DEFINE_integer("num_detectors", 64, "Detector pixels.")
+flags.DEFINE_integer("repeats", 10, "Timed rounds.")
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+  del argv
+  lines = tomography.parallel_beam(np.arange(FLAGS.num_angles) * np.pi / FLAGS.num_angles,
+                                   FLAGS.num_detectors)
+  phi = (ct.ray_network() if FLAGS.parameterization == "ray" else ct.PointIntegralNetwork())
+  grad = grad_net.GradNetwork(phi, validate=False)
+  inputs = {k: tf.constant(v.reshape(-1, v.shape[-1]))
+            for k, v in ct.line_inputs(FLAGS.parameterization, lines).items()}
+  t0 = tf.constant(lines.t_min.reshape(-1), tf.float32)
+  t1 = tf.constant(lines.t_max.reshape(-1), tf.float32)
+  fns = {"autoint (2 evaluations)": tf.function(
+      lambda: ct.line_integrals(phi, inputs, t0, t1), jit_compile=False)}
+  for m in (64, 128):
+    fns[f"quadrature ({m} samples)"] = tf.function(
+        lambda m=m: ct.quadrature(grad, inputs, t0, t1, m), jit_compile=False)
+  for fn in fns.values():
+    fn()
+    fn()
+  times = {k: [] for k in fns}
+  for _ in range(FLAGS.repeats):
+    for k, fn in fns.items():
+      start = time.perf_counter()
+      fn().numpy()
+      times[k].append(time.perf_counter() - start)
+  n = t0.shape[0]
+  base = np.median(times["autoint (2 evaluations)"])
+  print(f"{n} lines, {FLAGS.parameterization} model 4x128 swish PE 10, median of "
+        f"{FLAGS.repeats} interleaved rounds")
+  print("| method | ms per sinogram | lines / s | AutoInt speed-up |")
+  print("|---|---|---|---|")
+  for k, v in times.items():
+    med = np.median(v)
+    print(f"| {k} | {1e3 * med:.1f} | {n / med:,.0f} | {med / base:.1f}x |")
+
+
+if __name__ == "__main__":
+  app.run(main)
