@@ -316,7 +316,6 @@ def definite_integral(phi, lower, upper, inputs=None, variables=("t",), validate
            tf.as_dtype(getattr(phi, "compute_dtype", None) or _float_dtype(lower)))
   lower = _bound(_as_float(lower, dtype), d, "lower")
   upper = _bound(_as_float(upper, dtype), d, "upper")
-  lower, upper = tf.cast(lower, dtype), tf.cast(upper, dtype)
   if inputs is None:
     inputs = ({v: lower[..., i:i + 1] for i, v in enumerate(variables)}
               if isinstance(variables[0], str) else lower)

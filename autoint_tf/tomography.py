@@ -30,14 +30,16 @@ class Lines:
 
   def rho_theta(self):
     """The paper's (rho, theta) of every line, theta in [0, pi)."""
-    # The normal n = (cos theta, sin theta) is the direction rotated by -90 degrees.
+    # The normal n = (cos theta, sin theta) is the direction rotated by -90 degrees; a
+    # normal outside [0, pi) names the same line as (-rho, theta - pi).
     normal = np.stack([self.direction[..., 1], -self.direction[..., 0]], -1)
-    theta = np.arctan2(normal[..., 1], normal[..., 0])
+    theta = np.arctan2(normal[..., 1], normal[..., 0])  # (-pi, pi]
     rho = np.sum(self.origin * normal, -1)
-    flip = (theta < 0) | (theta >= np.pi)
-    theta = np.where(flip, np.mod(theta + np.pi, 2 * np.pi), theta)
-    rho = np.where(flip, -rho, rho)
-    return rho, np.where(theta >= np.pi, theta - np.pi, theta)
+    neg = theta < 0
+    theta, rho = np.where(neg, theta + np.pi, theta), np.where(neg, -rho, rho)
+    top = theta >= np.pi  # also catches -1e-17 + pi, which rounds to pi
+    theta, rho = np.where(top, theta - np.pi, theta), np.where(top, -rho, rho)
+    return rho, theta
 
 
 def lines_through(points, directions, radius=1.0):
