@@ -104,12 +104,24 @@ def line_integrals(phi, inputs, t_min, t_max):
   return grad_net.definite_integral(phi, t_min, t_max, inputs=inputs)[..., 0]
 
 
-def quadrature(grad, inputs, t_min, t_max, num_samples):
-  """Midpoint rule of the grad network with num_samples per line: [...]."""
+def flat_line_inputs(parameterization, lines, index=None):
+  """Per-line inputs of Phi, t_min and t_max as flat tensors [L, D] / [L] (of lines[index])."""
+  inputs = line_inputs(parameterization, lines)
+  pick = (lambda a: a) if index is None else (lambda a: a[index])
+  flat = {k: tf.constant(pick(v).reshape(-1, v.shape[-1])) for k, v in inputs.items()}
+  return (flat, tf.constant(pick(lines.t_min).reshape(-1), tf.float32),
+          tf.constant(pick(lines.t_max).reshape(-1), tf.float32))
+
+
+def chord_integral(grad, inputs, t_min, t_max, fractions):
+  """chord * mean of the grad network at t = t_min + fractions * chord: [...].
+
+  fractions: [..., M] (or [M]) positions in [0, 1] along each chord, e.g. midpoints
+  (quadrature) or stratified random samples (training, AutoInt Sec. 4.2).
+  """
   t_min = tf.convert_to_tensor(t_min)[..., None]
   t_max = tf.cast(t_max, t_min.dtype)[..., None]
-  s = (tf.range(num_samples, dtype=t_min.dtype) + 0.5) / num_samples
-  t = t_min + (t_max - t_min) * s  # [..., M]
+  t = t_min + (t_max - t_min) * tf.cast(fractions, t_min.dtype)  # [..., M]
   expanded = {k: tf.broadcast_to(tf.convert_to_tensor(v)[..., None, :],
                                  tf.concat([tf.shape(t), tf.shape(v)[-1:]], 0))
               for k, v in inputs.items()}
@@ -117,10 +129,15 @@ def quadrature(grad, inputs, t_min, t_max, num_samples):
   return (t_max[..., 0] - t_min[..., 0]) * tf.reduce_mean(f, -1)
 
 
+def quadrature(grad, inputs, t_min, t_max, num_samples):
+  """Midpoint rule of the grad network with num_samples per line: [...]."""
+  return chord_integral(grad, inputs, t_min, t_max,
+                        (np.arange(num_samples) + 0.5) / num_samples)
+
+
 @dataclasses.dataclass(frozen=True)
 class CTConfig:
   phantom: str = "shepp_logan"        # tomography.PHANTOMS key
-  image_size: int = 64                # phantom image (for the point model's image PSNR)
   num_angles: int = 64                # full set of views over [0, pi)
   num_detectors: int = 64             # detector pixels across the field of view
   subsample: int = 4                  # keep every k-th angle (4, 8, 16 in the paper)
@@ -170,10 +187,7 @@ def train_and_evaluate(config, progress=True):
     phi = PointIntegralNetwork(config.num_frequencies, 2, config.depth, config.width,
                                config.activation, name="phi_point")
   grad = grad_net.GradNetwork(phi, variables=("t",), name="grad")
-  inputs = line_inputs(config.parameterization, lines)
-  train_in = {k: tf.constant(v[kept].reshape(-1, v.shape[-1])) for k, v in inputs.items()}
-  t_min = tf.constant(lines.t_min[kept].reshape(-1), tf.float32)
-  t_max = tf.constant(lines.t_max[kept].reshape(-1), tf.float32)
+  train_in, t_min, t_max = flat_line_inputs(config.parameterization, lines, kept)
   target = tf.constant(truth[kept].reshape(-1), tf.float32)
   m = config.samples_per_line
   optimizer = keras.optimizers.Adam(config.learning_rate, amsgrad=True)
@@ -182,13 +196,9 @@ def train_and_evaluate(config, progress=True):
 
   @tf.function(jit_compile=False)
   def step():
-    n = tf.shape(t_min)[0]
-    s = (tf.range(m, dtype=tf.float32)[None] + tf.random.uniform([n, m])) / m  # stratified
-    t = t_min[:, None] + (t_max - t_min)[:, None] * s
-    feats = {k: tf.broadcast_to(v[:, None, :], [n, m, v.shape[-1]]) for k, v in train_in.items()}
+    strata = tf.range(m, dtype=tf.float32) + tf.random.uniform([tf.shape(t_min)[0], m])
     with tf.GradientTape() as tape:
-      f = grad({**feats, "t": t[..., None]})[..., 0]
-      pred = (t_max - t_min) * tf.reduce_mean(f, -1)
+      pred = chord_integral(grad, train_in, t_min, t_max, strata / m)  # stratified samples
       loss = tf.reduce_mean(tf.square(pred - target))
     optimizer.apply_gradients(zip(training.gradients(tape, loss, variables), variables))
     return loss
@@ -199,9 +209,8 @@ def train_and_evaluate(config, progress=True):
     loss = step()
     if i % 100 == 0:
       bar.set_postfix(loss=f"{float(loss):.3g}")
-  full_in = {k: tf.constant(v.reshape(-1, v.shape[-1])) for k, v in inputs.items()}
-  pred = line_integrals(phi, full_in, lines.t_min.reshape(-1).astype(np.float32),
-                        lines.t_max.reshape(-1).astype(np.float32)).numpy().reshape(truth.shape)
+  pred = line_integrals(phi, *flat_line_inputs(config.parameterization, lines))
+  pred = pred.numpy().reshape(truth.shape)
   data_range = float(truth.max() - truth.min())
   interp = interpolate_angles(truth[kept], kept, config.num_angles)
   metrics = {

@@ -28,10 +28,7 @@ def main(argv):
                                    FLAGS.num_detectors)
   phi = (ct.ray_network() if FLAGS.parameterization == "ray" else ct.PointIntegralNetwork())
   grad = grad_net.GradNetwork(phi, validate=False)
-  inputs = {k: tf.constant(v.reshape(-1, v.shape[-1]))
-            for k, v in ct.line_inputs(FLAGS.parameterization, lines).items()}
-  t0 = tf.constant(lines.t_min.reshape(-1), tf.float32)
-  t1 = tf.constant(lines.t_max.reshape(-1), tf.float32)
+  inputs, t0, t1 = ct.flat_line_inputs(FLAGS.parameterization, lines)
   fns = {"autoint (2 evaluations)": tf.function(
       lambda: ct.line_integrals(phi, inputs, t0, t1), jit_compile=False)}
   for m in (64, 128):

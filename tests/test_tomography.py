@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from autoint_tf import ct
 from autoint_tf import grad_net
@@ -75,6 +74,12 @@ def test_rho_theta_round_trip_for_parallel_beam():
   rho, theta = lines.rho_theta()
   np.testing.assert_allclose(theta, np.broadcast_to(angles[:, None], (8, 5)), atol=1e-12)
   np.testing.assert_allclose(rho[0], (np.arange(5) - 2) * 0.4, atol=1e-12)
+  # Fan-beam lines point every way: (rho, theta) must still name each line's foot point.
+  fan = tomography.fan_beam(np.linspace(0, 2 * np.pi, 9), 3.0, 5.0, 0.2, 7)
+  rho, theta = fan.rho_theta()
+  assert np.all((theta >= 0) & (theta < np.pi))
+  foot = rho[..., None] * np.stack([np.cos(theta), np.sin(theta)], -1)
+  np.testing.assert_allclose(foot, fan.origin, atol=1e-12)
 
 
 def test_geometry_errors_are_clear():
@@ -96,10 +101,7 @@ def test_two_evaluations_equal_dense_quadrature_of_the_grad_network(parameteriza
   phi = (ct.ray_network(octaves, depth=2, width=32) if parameterization == "ray" else
          ct.PointIntegralNetwork(octaves, depth=2, width=32))
   grad = grad_net.GradNetwork(phi)
-  inputs = {k: tf.constant(v.reshape(-1, v.shape[-1]))
-            for k, v in ct.line_inputs(parameterization, lines).items()}
-  t0 = lines.t_min.reshape(-1).astype(np.float32)
-  t1 = lines.t_max.reshape(-1).astype(np.float32)
+  inputs, t0, t1 = ct.flat_line_inputs(parameterization, lines)
   two = ct.line_integrals(phi, inputs, t0, t1).numpy()
   quad = ct.quadrature(grad, inputs, t0, t1, samples).numpy()
   assert np.max(np.abs(two - quad)) < tol * np.max(np.abs(quad))
