@@ -28,6 +28,10 @@ class Lines:
   def shape(self):
     return self.t_min.shape
 
+  def scaled(self, factor):
+    """The same lines with every length multiplied by `factor` (e.g. 1 / R: unit FOV)."""
+    return Lines(self.origin * factor, self.direction, self.t_min * factor, self.t_max * factor)
+
   def rho_theta(self):
     """The paper's (rho, theta) of every line, theta in [0, pi)."""
     # The normal n = (cos theta, sin theta) is the direction rotated by -90 degrees; a
@@ -63,15 +67,16 @@ def lines_through(points, directions, radius=1.0):
   return Lines(origin, u, -half, half)
 
 
-def parallel_beam(angles, num_detectors, radius=1.0):
-  """Parallel-beam lines [A, N]: offsets rho at detector-pixel centres across [-R, R].
+def parallel_beam(angles, num_detectors, radius=1.0, spacing=None):
+  """Parallel-beam lines [A, N]: offsets rho at detector-pixel centres, centred on 0.
 
   Args:
     angles: [A] view angles theta in radians.
-    num_detectors: N detector pixels of width 2R/N.
+    num_detectors: N detector pixels of width `spacing` (default 2R/N: they span [-R, R]).
   """
   angles = np.asarray(angles, np.float64)
-  rho = (np.arange(num_detectors) - (num_detectors - 1) / 2) * (2 * radius / num_detectors)
+  spacing = 2 * radius / num_detectors if spacing is None else spacing
+  rho = (np.arange(num_detectors) - (num_detectors - 1) / 2) * spacing
   n = np.stack([np.cos(angles), np.sin(angles)], -1)[:, None, :]  # [A, 1, 2]
   u = np.stack([-np.sin(angles), np.cos(angles)], -1)[:, None, :]
   origin = rho[None, :, None] * n

@@ -121,10 +121,15 @@ def test_interpolation_baseline_is_exact_on_kept_angles_and_wraps_at_pi():
   angles = np.arange(8) * np.pi / 8
   sino = tomography.radon(tomography.SHEPP_LOGAN, tomography.parallel_beam(angles, 6))
   kept = np.arange(0, 8, 4)
-  interp = ct.interpolate_angles(sino[kept], kept, 8)
+  interp = ct.interpolate_angles(sino[kept], angles[kept], angles)
   np.testing.assert_allclose(interp[kept], sino[kept])
   # Between the last kept view (index 4) and pi (index 8 = view 0 flipped in rho).
   np.testing.assert_allclose(interp[6], 0.5 * (sino[4] + sino[0, ::-1]))
+  # Fan beam: periodic over 2 pi, no flip; kept views in any order.
+  full = np.arange(8) * 2 * np.pi / 8
+  fan = ct.interpolate_angles(sino[[4, 0]], full[[4, 0]], full, 2 * np.pi, flip=False)
+  np.testing.assert_allclose(fan[6], 0.5 * (sino[4] + sino[0]))
+  np.testing.assert_allclose(fan[1], 0.75 * sino[0] + 0.25 * sino[4])
 
 
 def test_short_training_fits_the_kept_angles(tmp_path):
@@ -133,7 +138,7 @@ def test_short_training_fits_the_kept_angles(tmp_path):
   metrics, out = ct.train_and_evaluate(config, progress=False)
   assert out["prediction"].shape == (16, 16)
   # 300 steps already fit the 4 kept views well beyond a constant guess (~6 dB).
-  assert metrics["psnr_train_angles"] > 20, metrics
+  assert metrics["psnr_train_views"] > 20, metrics
 
 
 def test_cli_writes_sinograms_metrics_and_figure(tmp_path):
@@ -150,4 +155,7 @@ def test_cli_writes_sinograms_metrics_and_figure(tmp_path):
   assert set(metrics) >= {"psnr_heldout_autoint", "psnr_heldout_interpolation"}
   data = np.load(tmp_path / "sinogram.npz")
   assert data["prediction"].shape == (16, 16)
-  assert os.path.getsize(tmp_path / "sinograms.png") > 0
+  assert data["point_image"].shape == (16, 16)
+  assert set(metrics) >= {"psnr_image_autoint", "psnr_image_fbp", "image_direction_std"}
+  assert os.path.getsize(tmp_path / "ct.png") > 0
+  assert list((tmp_path / "tb").iterdir()) and (tmp_path / "checkpoints" / "checkpoint").exists()
