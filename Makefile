@@ -18,13 +18,17 @@ $(STAMP): requirements.txt
 setup: $(STAMP)
 
 demo: setup
-	$(PY) -m train.integrate_1d --workdir=runs/demo_1d
+	$(PY) -m train.radiance --workdir=runs/demo
+	$(PY) -m serving.export --workdir=runs/demo --export_base=runs/demo/exports --model_name=autoint
+	$(PY) -m serving.smoke --workdir=runs/demo --export_base=runs/demo/exports --model_name=autoint
 
 test: setup
 	$(PY) -m pytest tests
 
 bench: setup
 	$(PY) -m benchmarks.grad_network
+	$(PY) -m benchmarks.ct_lines
+	$(PY) -m benchmarks.serving
 
 clean:
 	rm -rf runs

@@ -44,6 +44,17 @@ def camera_rays(c2w, height, width, focal, pixels=None):
   return rays_o, rays_d
 
 
+def pixel_rays(c2w, pixels, focal, height, width):
+  """One ray per pixel, each with its own pose: c2w [B, 3|4, 4], pixels [B, 2] (column, row)
+  -> (rays_o, rays_d) [B, 3] (the same rays as `camera_rays`)."""
+  c2w = tf.convert_to_tensor(c2w, tf.float32)[..., :3, :4]
+  focal = tf.broadcast_to(tf.cast(focal, tf.float32), [2])
+  principal = tf.constant([width / 2, height / 2], tf.float32)
+  d_gl = perspective.ray(tf.cast(pixels, tf.float32), focal, principal) * tf.constant(
+      [1.0, -1.0, -1.0])
+  return c2w[:, :, 3], tf.linalg.matvec(c2w[:, :, :3], d_gl)
+
+
 def project(c2w, points, focal, height, width):
   """World points [P, 3] to (column, row) pixel coordinates [P, 2] of one camera: the inverse of
   `camera_rays` (a point on the ray of pixel (i, j) projects to (i, j))."""

@@ -23,8 +23,12 @@ def define(config_cls, helps, enums=None):
       _DEFINE[type(default)](field.name, default, helps[field.name])
 
 
-def config(config_cls, **overrides):
-  """The config the command line asked for: parsed flags over the dataclass defaults."""
-  values = {f.name: getattr(flags.FLAGS, f.name) for f in dataclasses.fields(config_cls)
-            if f.name in flags.FLAGS}
-  return config_cls(**{**values, **overrides})
+def config(config_cls, base=None, **overrides):
+  """The config the command line asked for. Without `base`: every flag over the dataclass
+  defaults; with a `base` config (a preset): only the flags given on the command line."""
+  names = [f.name for f in dataclasses.fields(config_cls) if f.name in flags.FLAGS]
+  if base is None:
+    values = {n: getattr(flags.FLAGS, n) for n in names}
+    return config_cls(**{**values, **overrides})
+  values = {n: getattr(flags.FLAGS, n) for n in names if flags.FLAGS[n].present}
+  return dataclasses.replace(base, **{**values, **overrides})

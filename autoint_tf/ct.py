@@ -238,7 +238,8 @@ def train_and_evaluate(config, scan=None, workdir=None, progress=True):
 
   manager, writer = None, tf.summary.create_noop_writer()
   if workdir:
-    ckpt = tf.train.Checkpoint(step=step_var, phi=phi, optimizer=optimizer, rng=rng)
+    ckpt = tf.train.Checkpoint(step=step_var, weights=training.named_variables(phi),
+                               optimizer=optimizer, rng=rng)
     manager = tf.train.CheckpointManager(ckpt, os.path.join(workdir, "checkpoints"), 3)
     if manager.latest_checkpoint:
       ckpt.restore(manager.latest_checkpoint).assert_existing_objects_matched()

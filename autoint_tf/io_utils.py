@@ -4,6 +4,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import re
 import tempfile
 
 
@@ -40,3 +41,18 @@ def save_figure(fig, path):
   with atomic_path(path) as tmp:
     fig.savefig(tmp, dpi=110, bbox_inches="tight", format=os.path.splitext(path)[1][1:])
   plt.close(fig)
+
+
+def replace_section(path, name, title, text):
+  """Puts `text` between <!-- name:begin --> and <!-- name:end --> markers of a Markdown file
+  (appending a `title` section with the markers the first time), atomically."""
+  begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+  doc = open(path).read() if os.path.exists(path) else ""
+  block = f"{begin}\n{text}{end}"
+  if begin in doc:
+    doc = re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda _: block, doc, flags=re.S)
+  else:
+    doc += f"\n## {title}\n\n{block}\n"
+  with atomic_path(path) as tmp:
+    with open(tmp, "w") as f:
+      f.write(doc)

@@ -12,7 +12,6 @@ held-out views. Writes benchmarks/results/ct_table.{json,md} and the table in BE
 import dataclasses
 import json
 import os
-import re
 import time
 
 from absl import app
@@ -28,7 +27,6 @@ flags.DEFINE_integer("steps", 1000, "Training steps per run (full batch of kept 
 flags.DEFINE_bool("write", True, "Write results and the BENCHMARKS.md table.")
 FLAGS = flags.FLAGS
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-MARK = ("<!-- ct_table:begin -->", "<!-- ct_table:end -->")
 
 
 def _fmt(x, digits=1):
@@ -62,6 +60,9 @@ def main(argv):
         metrics, _ = ct.train_and_evaluate(config, progress=False)
         row = {**dataclasses.asdict(config), **metrics, "seconds": time.time() - start}
         rows.append(row)
+        if FLAGS.write:  # after every run: a crash loses at most the run in progress
+          io_utils.write_json(os.path.join(ROOT, "benchmarks", "results", "ct_table.json"),
+                              {"rows": rows, "complete": False})
         print(json.dumps({k: row[k] for k in ("parameterization", "activation", "subsample",
                                               "psnr_heldout_autoint",
                                               "psnr_heldout_interpolation")}
@@ -71,19 +72,11 @@ def main(argv):
   print(text)
   if FLAGS.write:
     out = os.path.join(ROOT, "benchmarks", "results")
-    io_utils.write_json(os.path.join(out, "ct_table.json"), {"rows": rows})
+    io_utils.write_json(os.path.join(out, "ct_table.json"), {"rows": rows, "complete": True})
     with io_utils.atomic_path(os.path.join(out, "ct_table.md")) as tmp:
       open(tmp, "w").write(text)
-    path = os.path.join(ROOT, "BENCHMARKS.md")
-    doc = open(path).read()
-    block = f"{MARK[0]}\n{text}{MARK[1]}"
-    if MARK[0] in doc:
-      doc = re.sub(re.escape(MARK[0]) + ".*?" + re.escape(MARK[1]), lambda _: block, doc,
-                   flags=re.S)
-    else:
-      doc += f"\n## Sparse-view CT: activations × subsampling\n\n{block}\n"
-    with io_utils.atomic_path(path) as tmp:
-      open(tmp, "w").write(doc)
+    io_utils.replace_section(os.path.join(ROOT, "BENCHMARKS.md"), "ct_table",
+                             "Sparse-view CT: activations × subsampling", text)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,309 @@
+"""View sets (images + cameras) for volume rendering: the built-in procedural scene and the
+NeRF data formats (Blender `transforms_*.json`, LLFF `poses_bounds.npy`, tiny-NeRF `.npz`).
+
+A `Views` holds images [V, H, W, 3] in [0, 1], camera-to-world poses [V, 4, 4] (OpenGL: -z
+forward), the focal length in pixels, near/far bounds and the background colour the images
+were composited on. `ray_batches` turns views into a `tf.data` pipeline of ray batches.
+"""
+
+import dataclasses
+import json
+import os
+from typing import Optional
+
+import numpy as np
+import tensorflow as tf
+
+from autoint_tf import cameras
+from autoint_tf import radiance
+
+
+@dataclasses.dataclass
+class Views:
+  images: np.ndarray            # [V, H, W, 3] float32 in [0, 1]
+  poses: np.ndarray             # [V, 4, 4] float32 camera-to-world
+  focal: float
+  near: float
+  far: float
+  background: tuple = (0.0, 0.0, 0.0)
+  name: str = ""
+  ndc: bool = False             # LLFF forward-facing: rays in normalized device coordinates
+  depth: Optional[np.ndarray] = None  # [V, H, W] reference depth, when known
+
+  @property
+  def height(self):
+    return int(self.images.shape[1])
+
+  @property
+  def width(self):
+    return int(self.images.shape[2])
+
+  def __len__(self):
+    return int(self.images.shape[0])
+
+  def subset(self, index):
+    return dataclasses.replace(self, images=self.images[index], poses=self.poses[index],
+                               depth=None if self.depth is None else self.depth[index])
+
+  def rays(self, index=None):
+    """All rays of views `index` (default all), flat: dict of rays_o, rays_d [R, 3],
+    near, far [R], rgb [R, 3]."""
+    views = self if index is None else self.subset(index)
+    rays_o, rays_d = cameras.camera_rays(views.poses, self.height, self.width, self.focal)
+    rays_o, rays_d = rays_o.numpy().reshape(-1, 3), rays_d.numpy().reshape(-1, 3)
+    near, far = self.near, self.far
+    if self.ndc:
+      rays_o, rays_d = (np.asarray(a) for a in ndc_rays(self.height, self.width, self.focal, 1.0,
+                                                         rays_o, rays_d))
+      near, far = 0.0, 1.0
+    count = len(rays_o)
+    return {"rays_o": rays_o.astype(np.float32), "rays_d": rays_d.astype(np.float32),
+            "near": np.full([count], near, np.float32), "far": np.full([count], far, np.float32),
+            "rgb": views.images.reshape(-1, 3).astype(np.float32)}
+
+
+def ndc_rays(height, width, focal, near, rays_o, rays_d):
+  """NeRF's forward-facing NDC warp (camera at the origin looking down -z; the plane z = -near
+  maps to NDC z = -1). Image width goes with x and height with y (the official AutoInt code
+  swapped them)."""
+  t = -(near + rays_o[..., 2]) / rays_d[..., 2]
+  rays_o = rays_o + t[..., None] * rays_d
+  ox, oy, oz = rays_o[..., 0], rays_o[..., 1], rays_o[..., 2]
+  dx, dy, dz = rays_d[..., 0], rays_d[..., 1], rays_d[..., 2]
+  o = tf.stack([-focal / (width / 2) * ox / oz, -focal / (height / 2) * oy / oz,
+                1 + 2 * near / oz], -1)
+  d = tf.stack([-focal / (width / 2) * (dx / dz - ox / oz),
+                -focal / (height / 2) * (dy / dz - oy / oz), -2 * near / oz], -1)
+  return o, d
+
+
+def ray_batches(views, batch_size, seed=0, start_step=0):
+  """An endless tf.data pipeline of ray batches drawn uniformly (with replacement) from every
+  pixel of every view: dicts of rays_o, rays_d [B, 3], near, far [B], rgb [B, 3].
+
+  Batch k is a pure function of (seed, start_step + k): resuming at a step continues the same
+  sequence. Rays are made from the poses on the fly, so memory holds only the images.
+  """
+  images = tf.constant(views.images, tf.float32)
+  poses = tf.constant(views.poses[:, :3, :4], tf.float32)
+  v, h, w = len(views), views.height, views.width
+
+  def batch(index):
+    seed_v = tf.stack([tf.cast(seed, tf.int64), index])
+    view = tf.random.stateless_uniform([batch_size], seed_v, 0, v, tf.int32)
+    pix = tf.random.stateless_uniform([batch_size], seed_v + 7, 0, h * w, tf.int32)
+    row, col = pix // w, pix % w
+    rays_o, rays_d = cameras.pixel_rays(tf.gather(poses, view), tf.stack(
+        [tf.cast(col, tf.float32), tf.cast(row, tf.float32)], -1), views.focal, h, w)
+    near, far = views.near, views.far
+    if views.ndc:
+      rays_o, rays_d = ndc_rays(h, w, views.focal, 1.0, rays_o, rays_d)
+      near, far = 0.0, 1.0
+    return {"rays_o": rays_o, "rays_d": rays_d, "near": tf.fill([batch_size], near),
+            "far": tf.fill([batch_size], far),
+            "rgb": tf.gather_nd(images, tf.stack([view, row, col], -1)), "index": index}
+
+  return (tf.data.Dataset.counter(start_step).map(batch, num_parallel_calls=tf.data.AUTOTUNE)
+          .prefetch(tf.data.AUTOTUNE))
+
+
+# ---------------------------------------------------------------------------------------------
+# The built-in procedural scene: coloured, semi-transparent Gaussian blobs.
+
+@dataclasses.dataclass(frozen=True)
+class BlobScene:
+  """sigma(x) = sum_k a_k g_k(x), c(x) = sum_k a_k g_k(x) c_k / sigma(x),
+  g_k(x) = exp(-|x - m_k|^2 / (2 s_k^2))."""
+  centres: tuple = ((0.0, 0.0, 0.0), (0.55, 0.1, 0.15), (-0.4, 0.45, -0.1),
+                    (0.05, -0.55, 0.35), (-0.3, -0.2, -0.45))
+  scales: tuple = (0.32, 0.2, 0.22, 0.18, 0.25)
+  densities: tuple = (6.0, 14.0, 10.0, 18.0, 8.0)
+  colours: tuple = ((0.9, 0.85, 0.8), (0.9, 0.15, 0.1), (0.1, 0.7, 0.2), (0.15, 0.3, 0.95),
+                    (0.95, 0.8, 0.1))
+
+  def fields(self, x):
+    """(sigma [...], colour [..., 3]) at points x [..., 3] (TF)."""
+    m = tf.constant(self.centres, x.dtype)
+    s = tf.constant(self.scales, x.dtype)
+    a = tf.constant(self.densities, x.dtype)
+    g = a * tf.exp(-tf.reduce_sum(tf.square(x[..., None, :] - m), -1) / (2 * s**2))  # [..., K]
+    sigma = tf.reduce_sum(g, -1)
+    colour = tf.math.divide_no_nan(g @ tf.constant(self.colours, x.dtype), sigma[..., None])
+    return sigma, colour
+
+
+def reference_render(scene, rays, num_samples=512, background=(0.0, 0.0, 0.0), chunk=4096):
+  """Dense midpoint quadrature of the volume rendering integral of an analytic scene:
+  dict of rgb [R, 3], depth [R], opacity [R]."""
+  outs = []
+  for i in range(0, len(rays["near"]), chunk):
+    o = tf.constant(rays["rays_o"][i:i + chunk], tf.float64)
+    d = tf.constant(rays["rays_d"][i:i + chunk], tf.float64)
+    near = tf.constant(rays["near"][i:i + chunk], tf.float64)[:, None]
+    far = tf.constant(rays["far"][i:i + chunk], tf.float64)[:, None]
+    t = near + (far - near) * (tf.range(num_samples, dtype=tf.float64) + 0.5) / num_samples
+    sigma, colour = scene.fields(o[:, None] + t[..., None] * d[:, None])
+    delta = (far - near) / num_samples * tf.norm(d, axis=-1, keepdims=True) * tf.ones_like(t)
+    rgb, depth, opacity, _ = radiance.composite(sigma, colour, delta, t,
+                                                tf.constant(background, tf.float64))
+    outs.append((rgb.numpy(), depth.numpy(), opacity.numpy()))
+  return {k: np.concatenate([o[j] for o in outs]).astype(np.float32)
+          for j, k in enumerate(("rgb", "depth", "opacity"))}
+
+
+def procedural_views(num_train=40, num_test=8, size=32, scene=BlobScene(), radius=3.0,
+                     background=(0.0, 0.0, 0.0)):
+  """(train, test) Views of the blob scene rendered by `reference_render` (deterministic).
+
+  Training cameras sit on a spiral over the upper and lower hemispheres, test cameras in
+  between (azimuths and elevations not in the training set).
+  """
+  focal = 0.5 * size / np.tan(0.5 * np.deg2rad(40.0))  # 40 degree field of view
+  def views(poses, name):
+    tmp = Views(np.zeros([len(poses), size, size, 3], np.float32), poses, float(focal),
+                radius - 1.3, radius + 1.3, tuple(background), name)
+    rays = tmp.rays()
+    ref = reference_render(scene, rays, background=background)
+    return dataclasses.replace(tmp, images=ref["rgb"].reshape(-1, size, size, 3),
+                               depth=ref["depth"].reshape(-1, size, size))
+  train = cameras.orbit_poses(num_train, radius, elevations_deg=(-30, -10, 10, 30, 50), turns=3)
+  test = cameras.orbit_poses(num_test, radius, elevations_deg=(20, 0, 40, -20), turns=1,
+                             phase_deg=22.5)
+  return views(train, "blobs/train"), views(test, "blobs/test")
+
+
+# ---------------------------------------------------------------------------------------------
+# NeRF data formats.
+
+def _read_image(path):
+  import imageio.v3 as iio  # pylint: disable=g-import-not-at-top
+  if not os.path.exists(path):
+    raise FileNotFoundError(f"Image {path!r} is missing.")
+  return np.asarray(iio.imread(path), np.float32) / 255.0
+
+
+def _downscale(image, factor):
+  if factor == 1:
+    return image
+  h, w = image.shape[0] // factor * factor, image.shape[1] // factor * factor
+  return image[:h, :w].reshape(h // factor, factor, w // factor, factor, -1).mean((1, 3))
+
+
+def load_blender(root, split="train", downscale=1, white_background=True, max_views=None):
+  """NeRF synthetic (Blender) views: transforms_{split}.json + RGBA PNGs, composited on white
+  (NeRF's convention, needed to compare PSNR) or black; near 2, far 6."""
+  path = os.path.join(root, f"transforms_{split}.json")
+  if not os.path.exists(path):
+    raise FileNotFoundError(f"{path!r} is missing: is {root!r} a NeRF Blender scene?")
+  try:
+    with open(path) as f:
+      meta = json.load(f)
+    frames = meta["frames"][:max_views]
+    angle = float(meta["camera_angle_x"])
+  except (json.JSONDecodeError, KeyError, TypeError) as e:
+    raise ValueError(f"Malformed {path!r}: {e!r}; it needs camera_angle_x and frames with "
+                     "file_path and transform_matrix.") from None
+  images, poses = [], []
+  for frame in frames:
+    file = os.path.join(root, frame["file_path"])
+    file = file if os.path.splitext(file)[1] else file + ".png"
+    rgba = _downscale(_read_image(file), downscale)
+    if rgba.shape[-1] == 4:
+      bg = 1.0 if white_background else 0.0
+      rgb = rgba[..., :3] * rgba[..., 3:] + bg * (1 - rgba[..., 3:])
+    else:
+      rgb = rgba[..., :3]
+    images.append(rgb)
+    poses.append(np.asarray(frame["transform_matrix"], np.float32))
+  width = images[0].shape[1]
+  focal = 0.5 * width / np.tan(0.5 * angle)
+  bg = (1.0,) * 3 if white_background else (0.0,) * 3
+  return Views(np.stack(images), np.stack(poses), float(focal), 2.0, 6.0, bg,
+               f"{os.path.basename(os.path.normpath(root))}/{split}")
+
+
+def load_npz(path, num_test=None, white_background=False):
+  """tiny-NeRF style `.npz` (images [V, H, W, 3], poses [V, 4, 4], focal; optionally i_train,
+  i_test and alpha [V, H, W]): (train, test) Views, near 2, far 6. Without i_test the last
+  `num_test` = max(1, V // 10) views are the test split. Images are composited on black; with
+  `white_background` and an alpha array, on white (images + 1 - alpha, NeRF's convention)."""
+  if not os.path.exists(path):
+    raise FileNotFoundError(f"{path!r} is missing.")
+  with np.load(path) as data:
+    missing = {"images", "poses", "focal"} - set(data.keys())
+    if missing:
+      raise ValueError(f"{path!r} lacks {sorted(missing)}: a tiny-NeRF .npz has images, poses "
+                       "and focal.")
+    arrays = {k: data[k] for k in ("images", "poses", "alpha", "i_train", "i_test") if k in data}
+    focal = float(data["focal"])
+  images, poses = np.asarray(arrays["images"], np.float32), arrays["poses"]
+  if len(images) != len(poses):
+    raise ValueError(f"{path!r}: {len(images)} images but {len(poses)} poses.")
+  images = images / 255.0 if images.max() > 1.5 else images
+  background = (0.0, 0.0, 0.0)
+  if white_background:
+    if "alpha" not in arrays:
+      raise ValueError(f"{path!r} has no alpha array: it cannot be composited on white.")
+    images = images + (1.0 - arrays["alpha"][..., None])
+    background = (1.0, 1.0, 1.0)
+  views = Views(images, np.asarray(poses, np.float32), focal, 2.0, 6.0, background,
+                os.path.basename(path))
+  if "i_test" in arrays:
+    test = np.asarray(arrays["i_test"])
+    train = np.asarray(arrays.get("i_train", np.setdiff1d(np.arange(len(views)), test)))
+  else:
+    n_test = num_test or max(1, len(views) // 10)
+    train, test = np.arange(len(views) - n_test), np.arange(len(views) - n_test, len(views))
+  return views.subset(train), views.subset(test)
+
+
+def load_llff(root, factor=8, bd_factor=0.75, hold_every=8):
+  """LLFF forward-facing views (poses_bounds.npy + images_{factor}/): NeRF's conversion from
+  [down, right, backwards] to [right, up, backwards], bd_factor rescale, recentring, NDC rays;
+  every `hold_every`-th image is the test split. Returns (train, test)."""
+  path = os.path.join(root, "poses_bounds.npy")
+  if not os.path.exists(path):
+    raise FileNotFoundError(f"{path!r} is missing: is {root!r} an LLFF scene?")
+  data = np.load(path)
+  if data.ndim != 2 or data.shape[1] != 17:
+    raise ValueError(f"{path!r} has shape {data.shape}: expected [V, 17].")
+  poses = data[:, :15].reshape(-1, 3, 5)
+  bounds = data[:, 15:]
+  image_dir = os.path.join(root, f"images_{factor}")
+  if not os.path.isdir(image_dir):
+    raise FileNotFoundError(f"{image_dir!r} is missing (images downscaled by {factor}).")
+  files = sorted(f for f in os.listdir(image_dir) if f.lower().endswith((".png", ".jpg")))
+  if len(files) != len(poses):
+    raise ValueError(f"{root!r}: {len(files)} images in {image_dir} but {len(poses)} poses in "
+                     "poses_bounds.npy.")
+  images = np.stack([_read_image(os.path.join(image_dir, f))[..., :3] for f in files])
+  h, w, f = poses[0, :, 4]
+  focal = float(f) * images.shape[1] / float(h)
+  # [down, right, back] -> [right, up, back]
+  rot = np.concatenate([poses[:, :, 1:2], -poses[:, :, 0:1], poses[:, :, 2:4]], -1)
+  scale = 1.0 / (bounds.min() * bd_factor)
+  rot[:, :, 3] *= scale
+  bounds = bounds * scale
+  c2w = _recentre(rot)
+  poses4 = np.concatenate([c2w, np.tile([[[0, 0, 0, 1.0]]], (len(c2w), 1, 1))], 1)
+  views = Views(images, poses4.astype(np.float32), focal, float(bounds.min() * 0.9),
+                float(bounds.max()), (0.0, 0.0, 0.0), os.path.basename(os.path.normpath(root)),
+                ndc=True)
+  test = np.arange(0, len(views), hold_every)
+  train = np.setdiff1d(np.arange(len(views)), test)
+  return views.subset(train), views.subset(test)
+
+
+def _recentre(poses):
+  """NeRF's recenter_poses: express the poses [V, 3, 4] in the frame of their average pose."""
+  centre = poses[:, :, 3].mean(0)
+  z = poses[:, :, 2].sum(0)
+  z /= np.linalg.norm(z)
+  up = poses[:, :, 1].sum(0)
+  x = np.cross(up, z)
+  x /= np.linalg.norm(x)
+  y = np.cross(z, x)
+  avg = np.eye(4)
+  avg[:3, :4] = np.stack([x, y, z, centre], 1)
+  full = np.concatenate([poses, np.tile([[[0, 0, 0, 1.0]]], (len(poses), 1, 1))], 1)
+  return (np.linalg.inv(avg) @ full)[:, :3, :4]

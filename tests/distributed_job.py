@@ -1,0 +1,54 @@
+"""Helper process for tests/test_distributed.py: trains a few steps of the tiny renderer under a
+strategy and writes the final weights to an .npz. Not a test module itself.
+
+  python tests/distributed_job.py STRATEGY OUT.npz WORKDIR   (STRATEGY: one, mirrored, multiworker)
+"""
+
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+CONFIG = dict(image_size=8, batch_size=64, steps=3, log_every=1, eval_every=1000,
+              checkpoint_every=1000, num_sections=4)
+
+
+def main(strategy_name, out, workdir):
+  if strategy_name == "mirrored":
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(
+        cpu, [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()])
+  from autoint_tf import radiance_train as rt  # pylint: disable=g-import-not-at-top
+  from autoint_tf import scenes  # pylint: disable=g-import-not-at-top
+  strategy = {"one": lambda: tf.distribute.OneDeviceStrategy("/cpu:0"),
+              "mirrored": lambda: tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]),
+              "multiworker": tf.distribute.MultiWorkerMirroredStrategy}[strategy_name]()
+  config = rt.TrainConfig(**CONFIG)
+  train, test = scenes.procedural_views(num_train=3, num_test=1, size=8)
+  # The all-reduced gradient of one global batch at the initial weights: "the same step".
+  model, _ = rt.train(rt.dataclasses.replace(config, steps=0), train, test, workdir,
+                      strategy=strategy, progress=False)
+  batches = strategy.experimental_distribute_dataset(
+      rt.training_batches(train, config, rt.model_config(config), 100))
+  variables = model.trainable_variables
+
+  def replica_grads(batch):
+    with tf.GradientTape() as tape:
+      loss = tf.nn.compute_average_loss(rt.per_ray_loss(model, batch, config.renderer),
+                                        global_batch_size=config.batch_size)
+    return rt.training.gradients(tape, loss, variables)
+
+  grads = strategy.run(tf.function(replica_grads), args=(next(iter(batches)),))
+  grads = [strategy.reduce(tf.distribute.ReduceOp.SUM, g, axis=None).numpy() for g in grads]
+  model, history = rt.train(config, train, test, workdir, strategy=strategy, progress=False)
+  np.savez(out, *model.get_weights(), loss=np.array([l for _, l in history["loss"]]),
+           replicas=strategy.num_replicas_in_sync,
+           **{f"grad_{i}": g for i, g in enumerate(grads)})
+
+
+if __name__ == "__main__":
+  main(*sys.argv[1:4])

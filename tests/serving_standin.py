@@ -1,0 +1,271 @@
+"""A loopback stand-in for tensorflow_model_server (a test fixture, not a product).
+
+No tensorflow_model_server binary can be installed on these machines, so the tests check the
+serving contract against this: it loads every version under EXPORT_BASE/MODEL_NAME/ with the
+TF1 session loader (what TF Serving uses; a plain Keras 3 tf.saved_model.save fails there) and
+answers the documented calls the way TF Serving does:
+  gRPC  tensorflow.serving.PredictionService/Predict, /GetModelMetadata
+  REST  POST /v1/models/NAME[/versions/V]:predict  (row "instances" or columnar "inputs")
+        GET  /v1/models/NAME[/versions/V]/metadata, GET /v1/models/NAME[/versions/V]
+Errors: NOT_FOUND (HTTP 404) for an unknown model or version, INVALID_ARGUMENT (HTTP 400) for
+a bad request (unknown signature, missing/extra inputs, malformed JSON, failed checks).
+"""
+
+import concurrent.futures
+import http.server
+import json
+import os
+import re
+import socket
+import threading
+
+import grpc
+import numpy as np
+import tensorflow as tf
+from google.protobuf import json_format
+from tensorflow_serving.apis import get_model_metadata_pb2
+from tensorflow_serving.apis import predict_pb2
+from tensorflow_serving.apis import prediction_service_pb2_grpc
+
+
+class StandinError(Exception):
+
+  def __init__(self, code, message):
+    super().__init__(message)
+    self.code, self.message = code, message
+
+
+_GRPC = {"NOT_FOUND": grpc.StatusCode.NOT_FOUND,
+         "INVALID_ARGUMENT": grpc.StatusCode.INVALID_ARGUMENT,
+         "INTERNAL": grpc.StatusCode.INTERNAL}
+_HTTP = {"NOT_FOUND": 404, "INVALID_ARGUMENT": 400, "INTERNAL": 500}
+
+
+class _Servable:
+  """One version: a session with the SavedModel loaded by the TF1 loader."""
+
+  def __init__(self, path):
+    self.graph = tf.Graph()
+    self.session = tf.compat.v1.Session(graph=self.graph)
+    with self.graph.as_default():
+      meta = tf.compat.v1.saved_model.loader.load(self.session, ["serve"], path)
+    self.signatures = {k: v for k, v in meta.signature_def.items()
+                       if not k.startswith("__")}
+
+  def run(self, signature, inputs, strict_dtypes=False):
+    if signature not in self.signatures:
+      raise StandinError("INVALID_ARGUMENT",
+                         f'Serving signature key "{signature}" not found.')
+    sig = self.signatures[signature]
+    if set(inputs) != set(sig.inputs):
+      raise StandinError("INVALID_ARGUMENT",
+                         f"input size does not match signature: {len(inputs)}!={len(sig.inputs)} "
+                         f"len({{{', '.join(sorted(inputs))}}}) != "
+                         f"len({{{', '.join(sorted(sig.inputs))}}})")
+    feed = {}
+    for name, value in inputs.items():
+      spec = sig.inputs[name]
+      dtype = tf.dtypes.as_dtype(spec.dtype).as_numpy_dtype
+      if strict_dtypes and np.asarray(value).dtype != dtype:  # gRPC tensors carry a dtype
+        raise StandinError("INVALID_ARGUMENT",
+                           f"input {name}: expects arg to be {np.dtype(dtype).name} but "
+                           f"{np.asarray(value).dtype.name} is provided")
+      try:
+        feed[spec.name] = np.asarray(value, dtype=dtype)
+      except (TypeError, ValueError) as e:
+        raise StandinError("INVALID_ARGUMENT", f"input {name}: {e}") from None
+    fetches = {k: v.name for k, v in sig.outputs.items()}
+    try:
+      return self.session.run(fetches, feed)
+    except (tf.errors.InvalidArgumentError, ValueError) as e:
+      raise StandinError("INVALID_ARGUMENT", getattr(e, "message", str(e))) from None
+    except tf.errors.OpError as e:
+      raise StandinError("INTERNAL", e.message) from None
+
+
+class Standin:
+  """Serves EXPORT_BASE/MODEL_NAME/<versions> over gRPC and REST on 127.0.0.1."""
+
+  def __init__(self, export_base, model_names):
+    self.models = {}
+    for name in model_names:
+      root = os.path.join(export_base, name)
+      versions = sorted(int(v) for v in os.listdir(root) if re.fullmatch(r"\d+", v))
+      self.models[name] = {v: _Servable(os.path.join(root, str(v))) for v in versions}
+
+  def servable(self, name, version=None):
+    versions = self.models.get(name)
+    if not versions:
+      raise StandinError("NOT_FOUND", f"Servable not found for request: Latest({name})")
+    if version is None:
+      return max(versions), versions[max(versions)]
+    if version not in versions:
+      raise StandinError("NOT_FOUND",
+                         f"Servable not found for request: Specific({name}, {version})")
+    return version, versions[version]
+
+  def predict(self, name, version, signature, inputs, strict_dtypes=False):
+    return self.servable(name, version)[1].run(signature or "serving_default", inputs,
+                                               strict_dtypes)
+
+  def metadata(self, name, version):
+    version, servable = self.servable(name, version)
+    defs = get_model_metadata_pb2.SignatureDefMap()
+    for k, v in servable.signatures.items():
+      defs.signature_def[k].CopyFrom(v)
+    return version, defs
+
+  # -- gRPC ------------------------------------------------------------------------------------
+  def _servicer(self):
+    standin = self
+
+    class Servicer(prediction_service_pb2_grpc.PredictionServiceServicer):
+
+      def Predict(self, request, context):  # pylint: disable=invalid-name
+        version = request.model_spec.version.value if request.model_spec.HasField(
+            "version") else None
+        try:
+          inputs = {k: tf.make_ndarray(v) for k, v in request.inputs.items()}
+          out = standin.predict(request.model_spec.name, version,
+                                request.model_spec.signature_name, inputs, strict_dtypes=True)
+        except StandinError as e:
+          context.abort(_GRPC[e.code], e.message)
+        response = predict_pb2.PredictResponse()
+        response.model_spec.CopyFrom(request.model_spec)
+        for k, v in out.items():
+          response.outputs[k].CopyFrom(tf.make_tensor_proto(v))
+        return response
+
+      def GetModelMetadata(self, request, context):  # pylint: disable=invalid-name
+        version = request.model_spec.version.value if request.model_spec.HasField(
+            "version") else None
+        try:
+          version, defs = standin.metadata(request.model_spec.name, version)
+        except StandinError as e:
+          context.abort(_GRPC[e.code], e.message)
+        response = get_model_metadata_pb2.GetModelMetadataResponse()
+        response.model_spec.name = request.model_spec.name
+        response.model_spec.version.value = version
+        response.metadata["signature_def"].Pack(defs)
+        return response
+
+    return Servicer()
+
+  # -- REST ------------------------------------------------------------------------------------
+  def _handler(self):
+    standin = self
+    route = re.compile(r"^/v1/models/([^/:]+)(?:/versions/(\d+))?(:predict|/metadata)?$")
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+      protocol_version = "HTTP/1.1"
+
+      def log_message(self, *args):  # quiet
+        pass
+
+      def setup(self):
+        super().setup()  # answer small requests without Nagle + delayed-ACK stalls
+        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+      def _send(self, status, payload):
+        body = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+      def _route(self):
+        match = route.match(self.path)
+        if not match:
+          raise StandinError("NOT_FOUND", f"Malformed request: {self.command} {self.path}")
+        name, version, verb = match.groups()
+        return name, None if version is None else int(version), verb
+
+      def do_GET(self):  # pylint: disable=invalid-name
+        try:
+          name, version, verb = self._route()
+          if verb == "/metadata":
+            version, defs = standin.metadata(name, version)
+            self._send(200, {"model_spec": {"name": name, "version": str(version)},
+                             "metadata": {"signature_def": json_format.MessageToDict(
+                                 defs, preserving_proto_field_name=True)}})
+          elif verb is None:
+            version, _ = standin.servable(name, version)
+            self._send(200, {"model_version_status": [
+                {"version": str(version), "state": "AVAILABLE",
+                 "status": {"error_code": "OK", "error_message": ""}}]})
+          else:
+            raise StandinError("INVALID_ARGUMENT", "predict needs POST")
+        except StandinError as e:
+          self._send(_HTTP[e.code], {"error": e.message})
+
+      def do_POST(self):  # pylint: disable=invalid-name
+        length = int(self.headers.get("Content-Length", 0))
+        raw = self.rfile.read(length)
+        try:
+          name, version, verb = self._route()
+          if verb != ":predict":
+            raise StandinError("INVALID_ARGUMENT", f"Unsupported POST {self.path}")
+          try:
+            body = json.loads(raw)
+          except ValueError as e:
+            raise StandinError("INVALID_ARGUMENT", f"JSON Parse error: {e}") from None
+          if not isinstance(body, dict):
+            raise StandinError("INVALID_ARGUMENT", "JSON Value is not an object")
+          signature = body.get("signature_name", "serving_default")
+          if ("instances" in body) == ("inputs" in body):
+            raise StandinError("INVALID_ARGUMENT",
+                               "Missing 'inputs' or 'instances' key (exactly one is needed)")
+          row = "instances" in body
+          if row:
+            rows = body["instances"]
+            if not isinstance(rows, list) or not rows or not all(isinstance(r, dict)
+                                                                for r in rows):
+              raise StandinError("INVALID_ARGUMENT",
+                                 "'instances' must be a non-empty list of objects")
+            keys = set(rows[0])
+            if any(set(r) != keys for r in rows):
+              raise StandinError("INVALID_ARGUMENT", "instances have differing input names")
+            inputs = {k: [r[k] for r in rows] for k in keys}
+          else:
+            inputs = body["inputs"]
+            if not isinstance(inputs, dict):
+              raise StandinError("INVALID_ARGUMENT", "'inputs' must be an object of named inputs")
+          try:
+            inputs = {k: np.asarray(v, np.float32) for k, v in inputs.items()}
+          except (TypeError, ValueError) as e:
+            raise StandinError("INVALID_ARGUMENT", f"inputs are not numeric arrays: {e}") from None
+          out = standin.predict(name, version, signature, inputs)
+          if row:
+            n = len(next(iter(out.values())))
+            rows = [{k: v[i].tolist() for k, v in out.items()} for i in range(n)]
+            self._send(200, {"predictions": rows if len(out) > 1 else
+                             [next(iter(r.values())) for r in rows]})
+          else:
+            outputs = {k: v.tolist() for k, v in out.items()}
+            self._send(200, {"outputs": outputs if len(out) > 1 else
+                             next(iter(outputs.values()))})
+        except StandinError as e:
+          self._send(_HTTP[e.code], {"error": e.message})
+
+    return Handler
+
+  def start(self):
+    """Starts both servers on free loopback ports; returns (rest_port, grpc_port)."""
+    options = [("grpc.max_send_message_length", 1 << 30),
+               ("grpc.max_receive_message_length", 1 << 30)]
+    self._grpc = grpc.server(concurrent.futures.ThreadPoolExecutor(max_workers=16),
+                             options=options)
+    prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(self._servicer(),
+                                                                        self._grpc)
+    grpc_port = self._grpc.add_insecure_port("127.0.0.1:0")
+    self._grpc.start()
+    self._http = http.server.ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+    self._http.daemon_threads = True
+    threading.Thread(target=self._http.serve_forever, daemon=True).start()
+    return self._http.server_address[1], grpc_port
+
+  def stop(self):
+    self._http.shutdown()
+    self._http.server_close()
+    self._grpc.stop(None)
