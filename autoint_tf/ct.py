@@ -59,7 +59,9 @@ def line_integrals(phi, inputs, t_min, t_max):
 
 
 def flat_line_inputs(parameterization, lines, index=None):
-  """Per-line inputs of Phi, t_min and t_max as flat tensors [L, D] / [L] (of lines[index])."""
+  """Per-line inputs of Phi, t_min and t_max as flat tensors [L, D] / [L] (of lines[index]),
+  every line in its canonical orientation (`Lines.canonical`)."""
+  lines = lines.canonical()
   inputs = line_inputs(parameterization, lines)
   pick = (lambda a: a) if index is None else (lambda a: a[index])
   flat = {k: tf.constant(pick(v).reshape(-1, v.shape[-1])) for k, v in inputs.items()}
@@ -253,14 +255,17 @@ def train_and_evaluate(config, scan=None, workdir=None, progress=True):
   with writer.as_default():
     for i in bar:
       loss = train_step()
-      if i % 25 == 0 or i == config.steps - 1:
+      log = i % 25 == 0 or i == config.steps - 1
+      save = manager is not None and (i + 1) % config.checkpoint_every == 0
+      if log or save:  # (no checkpoint is written without this check)
         loss = float(loss)
         if not np.isfinite(loss):
           raise FloatingPointError(f"CT training diverged at step {i} (loss {loss}); the last "
                                    "good checkpoint is kept. Lower --learning_rate.")
+      if log:
         tf.summary.scalar("loss", loss, step=i)
         bar.set_postfix(loss=f"{loss:.3g}")
-      if manager and (i + 1) % config.checkpoint_every == 0:
+      if save:
         manager.save(checkpoint_number=i + 1)
     if manager and start < config.steps:
       manager.save(checkpoint_number=config.steps)

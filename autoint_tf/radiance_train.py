@@ -173,7 +173,8 @@ def per_ray_loss(model, batch, renderer):
 
 
 def render_views(model, views, renderer, num_sections=8, chunk=8192):
-  """Renders every view of `views` in chunks of rays (bounded memory at any image size).
+  """Renders every view of `views` in chunks of rays, one view's rays at a time (memory is
+  bounded by one view, e.g. 800 x 800, and one chunk of network activations).
 
   Returns dict of rgb [V, H, W, 3], depth [V, H, W], opacity [V, H, W] and seconds.
   """
@@ -184,15 +185,18 @@ def render_views(model, views, renderer, num_sections=8, chunk=8192):
         (lambda r: model.render(r, num_sections)) if renderer == "autoint" else model.render,
         jit_compile=False, reduce_retracing=True)
   fn = cache[key]
-  rays = views.rays()
   outs = {"rgb": [], "depth": [], "opacity": []}
-  fn({k: v[:chunk] for k, v in rays.items()})  # trace outside the timing
-  start = time.perf_counter()
-  for i in range(0, len(rays["near"]), chunk):
-    out = fn({k: v[i:i + chunk] for k, v in rays.items() if k != "rgb"})
-    for k in outs:
-      outs[k].append(out[k].numpy())
-  seconds = time.perf_counter() - start
+  seconds = 0.0
+  for v in range(len(views)):
+    rays = views.rays(slice(v, v + 1))
+    if v == 0:
+      fn({k: r[:chunk] for k, r in rays.items() if k != "rgb"})  # trace outside the timing
+    start = time.perf_counter()
+    for i in range(0, len(rays["near"]), chunk):
+      out = fn({k: r[i:i + chunk] for k, r in rays.items() if k != "rgb"})
+      for k in outs:
+        outs[k].append(out[k].numpy())
+    seconds += time.perf_counter() - start
   shape = (len(views), views.height, views.width)
   return {"rgb": np.concatenate(outs["rgb"]).reshape(shape + (3,)),
           "depth": np.concatenate(outs["depth"]).reshape(shape),
@@ -277,13 +281,16 @@ def train(config, train_views, test_views, workdir, strategy=None, progress=True
     for i in bar:
       loss = train_step(iterator)
       rays_done += config.batch_size
-      if (i + 1) % config.log_every == 0 or i + 1 == config.steps:
+      log = (i + 1) % config.log_every == 0 or i + 1 == config.steps
+      save = (i + 1) % config.checkpoint_every == 0 or i + 1 == config.steps
+      if log or save:  # (no checkpoint is written without this check)
         loss = float(loss)
         if not np.isfinite(loss):
           raise FloatingPointError(
               f"Loss became {loss} at step {i + 1}; training stopped. The last good checkpoint "
               f"({manager.latest_checkpoint}) is kept: lower --learning_rate and rerun to "
               "resume from it.")
+      if log:
         now = time.perf_counter()
         rate = rays_done / (now - tick)
         tick, rays_done = now, 0
@@ -293,7 +300,7 @@ def train(config, train_views, test_views, workdir, strategy=None, progress=True
         tf.summary.scalar("train/psnr", psnr, step=i + 1)
         tf.summary.scalar("train/rays_per_second", rate, step=i + 1)
         bar.set_postfix(loss=f"{loss:.4f}", psnr=f"{psnr:.1f}", rays_s=f"{rate:.0f}")
-      if (i + 1) % config.checkpoint_every == 0 or i + 1 == config.steps:
+      if save:
         manager.save(checkpoint_number=i + 1)
       if chief and ((i + 1) % config.eval_every == 0 or i + 1 == config.steps):
         out = render_views(model, test_views.subset(slice(0, 1)), config.renderer,

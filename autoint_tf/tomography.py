@@ -32,6 +32,16 @@ class Lines:
     """The same lines with every length multiplied by `factor` (e.g. 1 / R: unit FOV)."""
     return Lines(self.origin * factor, self.direction, self.t_min * factor, self.t_max * factor)
 
+  def canonical(self):
+    """The same lines, each directed as (-sin theta, cos theta) of its (rho, theta) with theta
+    in [0, pi): the orientation the paper's parameterization integrates along (parallel-beam
+    lines already have it; half of a fan beam's lines point the other way)."""
+    _, theta = self.rho_theta()
+    u = np.stack([-np.sin(theta), np.cos(theta)], -1)
+    flip = np.sum(u * self.direction, -1) < 0
+    return Lines(self.origin, np.where(flip[..., None], -self.direction, self.direction),
+                 np.where(flip, -self.t_max, self.t_min), np.where(flip, -self.t_min, self.t_max))
+
   def rho_theta(self):
     """The paper's (rho, theta) of every line, theta in [0, pi)."""
     # The normal n = (cos theta, sin theta) is the direction rotated by -90 degrees; a

@@ -6,7 +6,8 @@ the point model also its image against FBP of the same kept views. Nothing is tu
 held-out views. Writes benchmarks/results/ct_table.{json,md} and the table in BENCHMARKS.md.
 
   python -m benchmarks.ct_table                       # ~45 min on 2 CPU cores
-  python -m benchmarks.ct_table --steps=200 --activations=swish --subsamples=8 --no-write
+  python -m benchmarks.ct_table --steps=200 --activations=swish --subsamples=8 --nowrite
+  python -m benchmarks.ct_table --parameterizations=point --merge   # add to the saved rows
 """
 
 import dataclasses
@@ -16,6 +17,7 @@ import time
 
 from absl import app
 from absl import flags
+import numpy as np
 
 from autoint_tf import ct
 from autoint_tf import io_utils
@@ -25,6 +27,10 @@ flags.DEFINE_list("subsamples", ["4", "8", "16"], "Keep every k-th view.")
 flags.DEFINE_list("parameterizations", ["ray", "point"], "CT models.")
 flags.DEFINE_integer("steps", 1000, "Training steps per run (full batch of kept lines).")
 flags.DEFINE_bool("write", True, "Write results and the BENCHMARKS.md table.")
+flags.DEFINE_string("import_lines", "", "Merge rows from the JSON lines another run of this "
+                    "command printed (fields it did not print stay empty).")
+flags.DEFINE_bool("merge", False, "Keep the rows of benchmarks/results/ct_table.json that this "
+                  "run does not redo (to run the models in separate invocations).")
 FLAGS = flags.FLAGS
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -35,46 +41,96 @@ def _fmt(x, digits=1):
 
 def table(rows, steps):
   head = ("| model | act. | sub. | AutoInt held-out PSNR / SSIM | interpolation PSNR / SSIM | "
-          "Δ dB | image PSNR AutoInt | image PSNR FBP | s |\n"
-          "|---|---|---|---|---|---|---|---|---|\n")
+          "Δ dB | image PSNR AutoInt | image PSNR FBP | steps | s |\n"
+          "|---|---|---|---|---|---|---|---|---|---|\n")
   body = "".join(
       f"| {r['parameterization']} | {r['activation']} | {r['subsample']}× | "
-      f"{_fmt(r['psnr_heldout_autoint'])} / {_fmt(r['ssim_heldout_autoint'], 3)} | "
-      f"{_fmt(r['psnr_heldout_interpolation'])} / {_fmt(r['ssim_heldout_interpolation'], 3)} | "
+      f"{_fmt(r['psnr_heldout_autoint'])} / {_fmt(r.get('ssim_heldout_autoint'), 3)} | "
+      f"{_fmt(r['psnr_heldout_interpolation'])} / "
+      f"{_fmt(r.get('ssim_heldout_interpolation'), 3)} | "
       f"{r['psnr_heldout_autoint'] - r['psnr_heldout_interpolation']:+.1f} | "
-      f"{_fmt(r.get('psnr_image_autoint'))} | {_fmt(r['psnr_image_fbp'])} | "
-      f"{r['seconds']:.0f} |\n" for r in rows)
+      f"{_fmt(r.get('psnr_image_autoint'))} | {_fmt(r['psnr_image_fbp'])} | {r['steps']} | "
+      f"{_fmt(r['seconds'], 0)} |\n" for r in rows)
   return (f"`python -m benchmarks.ct_table --steps={steps}` (4×128, PE 10, 16 stratified "
-          f"samples a line, Adam 1e-3, {steps} full-batch steps each):\n\n" + head + body)
+          "samples a line, Adam (amsgrad) 1e-3, full-batch steps; the point model with its "
+          "view-consistency loss, weight 1):\n\n" + head + body)
+
+
+def figure(sinograms, path):
+  """The paper's figure: predicted sinograms per activation (rows: model and activation,
+  columns: subsampling) and the centre detector across views against the truth."""
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  runs = sorted({k.rsplit("_", 1)[0] for k in sinograms if k.count("_") == 2})
+  subs = sorted({int(k.rsplit("_", 1)[1]) for k in sinograms if k.count("_") == 2})
+  if not runs:
+    return
+  truth = sinograms["truth"]
+  mid = truth.shape[1] // 2
+  fig, axes = plt.subplots(len(runs), len(subs) + 1, figsize=(3.2 * (len(subs) + 1),
+                                                              2.6 * len(runs)), squeeze=False)
+  for r, run in enumerate(runs):
+    for c, sub in enumerate(subs):
+      ax = axes[r, c]
+      pred = sinograms.get(f"{run}_{sub}")
+      ax.axis("off")
+      if pred is not None:
+        ax.imshow(pred.T, aspect="auto", cmap="gray", vmin=truth.min(), vmax=truth.max())
+        ax.set_title(f"{run.replace('_', ' ')} {sub}x", fontsize=9)
+        axes[r, -1].plot(pred[:, mid], label=f"{sub}x", lw=1)
+    axes[r, -1].plot(truth[:, mid], "k", lw=1.5, label="truth")
+    axes[r, -1].set_title(f"{run.replace('_', ' ')}: centre detector", fontsize=9)
+    axes[r, -1].legend(fontsize=7)
+  io_utils.save_figure(fig, path)
 
 
 def main(argv):
   del argv
+  path = os.path.join(ROOT, "benchmarks", "results", "ct_table.json")
   rows = []
+  if FLAGS.merge and os.path.exists(path):
+    with open(path) as f:
+      rows = json.load(f)["rows"]
+  key = lambda r: (r["parameterization"], r["activation"], int(r["subsample"]))
+  npz = os.path.join(ROOT, "benchmarks", "results", "ct_sinograms.npz")
+  sinograms = dict(np.load(npz)) if FLAGS.merge and os.path.exists(npz) else {}
+  if FLAGS.import_lines:
+    with open(FLAGS.import_lines) as f:
+      imported = [{"steps": FLAGS.steps, "seconds": None, **json.loads(line)} for line in f
+                  if line.startswith("{")]
+    rows = [r for r in rows if key(r) not in {key(i) for i in imported}] + imported
   for parameterization in FLAGS.parameterizations:
     for activation in FLAGS.activations:
       for sub in FLAGS.subsamples:
         config = ct.CTConfig(parameterization=parameterization, activation=activation,
                              subsample=int(sub), steps=FLAGS.steps)
         start = time.time()
-        metrics, _ = ct.train_and_evaluate(config, progress=False)
+        metrics, out = ct.train_and_evaluate(config, progress=False)
+        sinograms[f"{parameterization}_{activation}_{sub}"] = out["prediction"]
+        sinograms["truth"], sinograms[f"kept_{sub}"] = out["truth"], out["kept"]
         row = {**dataclasses.asdict(config), **metrics, "seconds": time.time() - start}
-        rows.append(row)
+        rows = [r for r in rows if key(r) != key(row)] + [row]
         if FLAGS.write:  # after every run: a crash loses at most the run in progress
-          io_utils.write_json(os.path.join(ROOT, "benchmarks", "results", "ct_table.json"),
-                              {"rows": rows, "complete": False})
+          io_utils.write_json(path, {"rows": rows})
+          with io_utils.atomic_path(npz) as tmp:
+            np.savez_compressed(tmp, **sinograms)
         print(json.dumps({k: row[k] for k in ("parameterization", "activation", "subsample",
                                               "psnr_heldout_autoint",
                                               "psnr_heldout_interpolation")}
                          | {k: row.get(k) for k in ("psnr_image_autoint", "psnr_image_fbp")}),
               flush=True)
+  order = {p: i for i, p in enumerate(("ray", "point"))}
+  rows.sort(key=lambda r: (order.get(r["parameterization"], 9), r["activation"],
+                           int(r["subsample"])))
   text = table(rows, FLAGS.steps)
   print(text)
   if FLAGS.write:
     out = os.path.join(ROOT, "benchmarks", "results")
-    io_utils.write_json(os.path.join(out, "ct_table.json"), {"rows": rows, "complete": True})
+    io_utils.write_json(path, {"rows": rows})
     with io_utils.atomic_path(os.path.join(out, "ct_table.md")) as tmp:
       open(tmp, "w").write(text)
+    figure(sinograms, os.path.join(out, "ct_activations.png"))
     io_utils.replace_section(os.path.join(ROOT, "BENCHMARKS.md"), "ct_table",
                              "Sparse-view CT: activations × subsampling", text)
 

@@ -191,23 +191,20 @@ def ct_functions(phi, config, radius=1.0, max_batch=DEFAULT_MAX_BATCH, checks=Tr
       c.directions("end - start", end - start)
       start, end = c.passed(start, end)
     a, b = start / radius, end / radius
+    # The line's (rho, theta), theta in [0, pi), and its canonical direction (as in training:
+    # tomography.Lines.canonical); the segment is integrated from its lower to upper t.
     u = (b - a) / tf.norm(b - a, axis=-1, keepdims=True)
-    foot = a - tf.reduce_sum(a * u, -1, keepdims=True) * u
-    t0, t1 = tf.reduce_sum(a * u, -1), tf.reduce_sum(b * u, -1)
+    theta = tf.atan2(-u[:, 0], u[:, 1])  # the normal (u_y, -u_x) has angle theta
+    theta = tf.where(theta < 0, theta + np.pi, theta)
+    theta = tf.where(theta >= np.pi, theta - np.pi, theta)
+    normal = tf.stack([tf.cos(theta), tf.sin(theta)], -1)
+    direction = tf.stack([-tf.sin(theta), tf.cos(theta)], -1)
+    rho = tf.reduce_sum(a * normal, -1)
+    ta, tb = tf.reduce_sum(a * direction, -1), tf.reduce_sum(b * direction, -1)
+    t0, t1 = tf.minimum(ta, tb), tf.maximum(ta, tb)
     if config.parameterization == "point":
-      inputs = {"origin": foot, "direction": u}
-    else:  # the paper's (rho, theta): n = (u_y, -u_x) folded into theta in [0, pi)
-      normal = tf.stack([u[:, 1], -u[:, 0]], -1)
-      theta = tf.atan2(normal[:, 1], normal[:, 0])
-      rho = tf.reduce_sum(foot * normal, -1)
-      flip = theta < 0
-      theta = tf.where(flip, theta + np.pi, theta)
-      rho = tf.where(flip, -rho, rho)
-      top = theta >= np.pi
-      theta, rho = tf.where(top, theta - np.pi, theta), tf.where(top, -rho, rho)
-      # (t runs along the direction of the canonical line: reverse it with the normal)
-      sign = tf.where(flip != top, -1.0, 1.0)
-      t0, t1 = t0 * sign, t1 * sign
+      inputs = {"origin": rho[:, None] * normal, "direction": direction}
+    else:
       inputs = {"rho": rho[:, None], "theta": (theta / np.pi)[:, None]}
     value = grad_net.definite_integral(phi, t0[:, None], t1[:, None], inputs=inputs,
                                        validate=False)[:, 0]

@@ -272,8 +272,8 @@ def test_a_few_hundred_steps_learn_the_procedural_scene(tmp_path):
   train, test = scenes.procedural_views(size=16)
   model, history = rt.train(config, train, test, str(tmp_path), progress=False)
   rows, _ = rt.evaluate(model, test, "autoint", sections=(8,))
-  # Measured 300 steps (seed 0): ~21 dB on the 8 held-out views at N = 8; a black image scores
-  # ~11 dB and the mean colour ~13 dB.
+  # Measured (seed 0, 300 steps): 20.4 dB on the 8 held-out views at N = 8; the training
+  # views' mean colour scores 11.1 dB and a black image 7.7 dB. Floor: 19 dB.
   mean_colour = np.broadcast_to(train.images.mean((0, 1, 2)), test.images.shape)
   baseline, _ = rt.image_metrics(mean_colour, test.images)
   assert rows[0]["psnr"] > 19.0 and rows[0]["psnr"] > baseline + 5, (rows, baseline)
@@ -290,3 +290,18 @@ def test_ray_batches_are_pixels_of_the_views_and_repeatable():
     np.testing.assert_allclose(all_rays["rays_o"][k], o, atol=1e-5)
     np.testing.assert_allclose(all_rays["rays_d"][k], d, atol=1e-5)
     np.testing.assert_allclose(all_rays["rgb"][k], rgb)
+
+
+def test_a_non_finite_loss_stops_training_and_keeps_the_last_good_checkpoint(tmp_path):
+  from autoint_tf import radiance_train as rt  # pylint: disable=g-import-not-at-top
+  config = rt.TrainConfig(image_size=8, batch_size=64, num_sections=4, steps=6,
+                          checkpoint_every=3, log_every=100, eval_every=100)
+  train, test = scenes.procedural_views(num_train=2, num_test=1, size=8)
+  rt.train(config, train, test, str(tmp_path), progress=False)
+  poisoned = dataclasses.replace(train, images=np.full_like(train.images, np.nan))
+  with pytest.raises(FloatingPointError, match=r"at step 9.*ckpt-6.*is kept"):
+    rt.train(dataclasses.replace(config, steps=12), poisoned, test, str(tmp_path),
+             progress=False)
+  assert tf.train.latest_checkpoint(str(tmp_path / "checkpoints")).endswith("ckpt-6")
+  model, _ = rt.load_trained(str(tmp_path))
+  assert all(np.all(np.isfinite(w)) for w in model.get_weights())

@@ -304,3 +304,18 @@ def test_tftrt_stops_with_a_clear_message():
   assert run.returncode == 2
   assert "TF-TRT is not available" in run.stderr and "TFLite" in run.stderr
   assert "Traceback" not in run.stderr
+
+
+@pytest.mark.parametrize("parameterization", ["ray", "point"])
+def test_line_integral_signature_agrees_for_any_geometry_and_orientation(parameterization):
+  cfg = ct.CTConfig(parameterization=parameterization, depth=2, width=16)
+  phi = ct.make_network(cfg)
+  fn = export.ct_functions(phi, cfg, radius=2.0, checks=False)["line_integral"][0]
+  for lines in (ct.tomography.parallel_beam(np.arange(6) * np.pi / 6, 5),
+                ct.tomography.fan_beam(np.arange(6) * np.pi / 3, 3.0, 6.0, 0.5, 5)):
+    want = ct.line_integrals(phi, *ct.flat_line_inputs(parameterization, lines)).numpy()
+    ends = [(lines.origin + t[..., None] * lines.direction).reshape(-1, 2).astype(np.float32) * 2
+            for t in (lines.t_min, lines.t_max)]
+    for a, b in (ends, ends[::-1]):  # either end first: the same segment, the same integral
+      got = fn(tf.constant(a), tf.constant(b))["value"].numpy()
+      np.testing.assert_allclose(got, 2 * want, atol=1e-5)  # lengths scale with the radius

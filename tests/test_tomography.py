@@ -159,3 +159,18 @@ def test_cli_writes_sinograms_metrics_and_figure(tmp_path):
   assert set(metrics) >= {"psnr_image_autoint", "psnr_image_fbp", "image_direction_std"}
   assert os.path.getsize(tmp_path / "ct.png") > 0
   assert list((tmp_path / "tb").iterdir()) and (tmp_path / "checkpoints" / "checkpoint").exists()
+
+
+def test_canonical_lines_run_along_their_rho_theta_direction():
+  lines = tomography.fan_beam(np.linspace(0, 2 * np.pi, 9, endpoint=False), 3.0, 6.0, 0.4, 7)
+  canon = lines.canonical()
+  rho, theta = lines.rho_theta()
+  np.testing.assert_allclose(canon.direction, np.stack([-np.sin(theta), np.cos(theta)], -1),
+                             atol=1e-12)
+  assert np.any(np.sum(canon.direction * lines.direction, -1) < 0)  # some were flipped
+  np.testing.assert_allclose(tomography.radon(tomography.SHEPP_LOGAN, canon),
+                             tomography.radon(tomography.SHEPP_LOGAN, lines), atol=1e-12)
+  start = lambda l: l.origin + l.t_min[..., None] * l.direction
+  end = lambda l: l.origin + l.t_max[..., None] * l.direction
+  flipped = np.sum(canon.direction * lines.direction, -1) < 0
+  np.testing.assert_allclose(start(canon)[flipped], end(lines)[flipped], atol=1e-12)
