@@ -5,17 +5,18 @@ Notation (see tomography.py for the geometry):
   Two parameterizations of the integral network Phi, both integrated along t:
     "ray"   (the paper's): Phi(rho, theta, t); the same point has different coordinates on
             different lines, so there is no single attenuation image (official issue #7).
-    "point": Phi(x(t), u) with x(t) = origin + t u; its grad network
-            dPhi/dt = grad_x Phi . u is a field over space that can be queried at pixels.
-  Training (grad network): M stratified samples t_k on each chord,
-      loss = mean over lines of (chord * mean_k f(t_k) - p)^2.
+    "point": Phi(x(t), u) with x(t) = origin + t u (fields.PointIntegralNetwork, 2-D here);
+            its grad network dPhi/dt = grad_x Phi . u is a field over space that can be
+            queried at pixels.
+  Training (grad network, on the engine training.fit): M stratified samples t_k on each chord,
+      loss = mean over lines of (chord * mean_k f(t_k) - p)^2,
+  over every kept line (full batch) or `batch_lines` of them drawn by (seed, step).
   Prediction (integral network): p = Phi(t_max) - Phi(t_min), two evaluations a line.
 """
 
 import dataclasses
 import os
 
-import keras
 import numpy as np
 import tensorflow as tf
 
@@ -23,14 +24,15 @@ from autoint_tf import ct_data
 from autoint_tf import fbp
 from autoint_tf import fields
 from autoint_tf import grad_net
+from autoint_tf import io_utils
+from autoint_tf import metrics
+from autoint_tf import plots
 from autoint_tf import tomography
 from autoint_tf import training
 
 PARAMETERIZATIONS = ("ray", "point")
 
 
-# Phi(x(t), u): see fields.PointIntegralNetwork (2-D here: origin, direction [..., 2]).
-PointIntegralNetwork = fields.PointIntegralNetwork
 
 
 def ray_network(num_frequencies=10, depth=4, width=128, activation="swish", w0=30.0):
@@ -92,38 +94,31 @@ def quadrature(grad, inputs, t_min, t_max, num_samples):
 
 
 @dataclasses.dataclass(frozen=True)
-class CTConfig:
-  phantom: str = "shepp_logan"        # tomography.PHANTOMS key (ignored for measured data)
+class Config(training.LoopConfig):
+  """A CT run: the scan (a phantom or a measured file), the model and (inherited) the loop."""
+  steps: int = 2000
+  learning_rate: float = 1e-3         # Adam (amsgrad)
+  amsgrad: bool = True
+  log_every: int = 25
+  phantom: str = "shepp_logan"        # tomography.PHANTOMS key (when no sinogram file)
   geometry: str = "parallel"          # built-in geometry of the phantom: parallel or fan
   num_angles: int = 64                # full set of views (parallel [0, pi), fan [0, 2 pi))
   num_detectors: int = 64             # detector pixels
+  sinogram: str = ""                  # measured sinogram file (.npy/.npz/.mat); "": phantom
+  variable: str = ""                  # its array/variable name (default "sinogram")
+  geometry_json: str = ""             # its geometry: JSON text or a .json path (ct_data.py)
   subsample: int = 4                  # keep every k-th view (4, 8, 16 in the paper)
   parameterization: str = "ray"       # "ray" (paper) or "point"
-  activation: str = "swish"
-  depth: int = 4
-  width: int = 128
+  activation: str = "swish"          # fields.ACTIVATIONS (the paper compares relu, swish, sine,
+                                      # softplus)
+  depth: int = 4                      # hidden layers of Phi
+  width: int = 128                    # hidden units of Phi
   num_frequencies: int = 10           # PE octaves of (rho, theta, t) or of the point
   direction_frequencies: int = 2      # PE octaves of the direction (point model)
   samples_per_line: int = 16          # stratified grad-network samples per line
+  batch_lines: int = 0                # lines a step (0: every kept line, full batch)
   consistency_weight: float = 1.0     # point model only: weight of the view-consistency loss
   consistency_points: int = 1024      # random points a step for that loss
-  learning_rate: float = 1e-3         # Adam (amsgrad)
-  steps: int = 2000
-  checkpoint_every: int = 250         # steps between checkpoints (workdir only)
-  seed: int = 0
-
-
-def psnr(pred, target, data_range):
-  mse = np.mean((np.asarray(pred) - np.asarray(target))**2)
-  return float(10 * np.log10(data_range**2 / max(mse, 1e-20)))
-
-
-def ssim(pred, target, data_range):
-  """tf.image.ssim of two 2-D arrays (filter shrunk to fit small arrays)."""
-  size = min(11, *np.shape(target))
-  return float(tf.image.ssim(tf.constant(np.asarray(pred)[..., None], tf.float32),
-                             tf.constant(np.asarray(target)[..., None], tf.float32),
-                             max_val=data_range, filter_size=size))
 
 
 def interpolate_angles(sinogram, angles, query, period=np.pi, flip=True):
@@ -147,18 +142,19 @@ def make_network(config):
   if config.parameterization == "ray":
     return ray_network(config.num_frequencies, config.depth, config.width, config.activation)
   if config.parameterization == "point":
-    return PointIntegralNetwork(config.num_frequencies, config.direction_frequencies,
+    return fields.PointIntegralNetwork(config.num_frequencies, config.direction_frequencies,
                                 config.depth, config.width, config.activation, name="phi_point")
   raise ValueError(f"Unknown parameterization {config.parameterization!r}: choose one of "
                    f"{PARAMETERIZATIONS}.")
 
 
-def consistency_loss(grad, rng, num_points):
+def consistency_loss(grad, seed, num_points):
   """Mean squared difference of the point model's grad network at the same random point of the
   unit disc seen along two random directions: zero iff the attenuation is direction-independent
-  (the view inconsistency of the official code's issue #7). Uses no measurements."""
-  r = tf.sqrt(rng.uniform([num_points, 1]))
-  a, b, c = tf.unstack(rng.uniform([3, num_points, 1], 0, 2 * np.pi))
+  (the view inconsistency of the official code's issue #7). Uses no measurements.
+  seed: [2] int64, of tf.random.stateless_uniform."""
+  r = tf.sqrt(tf.random.stateless_uniform([num_points, 1], seed))
+  a, b, c = tf.unstack(tf.random.stateless_uniform([3, num_points, 1], seed + 1, 0, 2 * np.pi))
   x = r * tf.concat([tf.cos(a), tf.sin(a)], -1)
   t = tf.zeros([2 * num_points, 1])
   u = tf.concat([tf.concat([tf.cos(b), tf.sin(b)], -1), tf.concat([tf.cos(c), tf.sin(c)], -1)], 0)
@@ -189,97 +185,135 @@ def point_image(grad, size, directions, chunk=65536):
 
 
 def scan_for(config):
-  """The built-in scan of a config: the phantom's exact sinogram in its geometry."""
+  """The scan of a config: its measured sinogram file, else the phantom's exact sinogram."""
+  if config.sinogram:
+    if not config.geometry_json:
+      raise ValueError("--sinogram needs --geometry_json (JSON text or file), e.g. "
+                       '\'{"type": "parallel", "num_angles": 180, "angle_unit": "degrees", '
+                       '"angle_range": [0, 180]}\'.')
+    return ct_data.load_scan(config.sinogram, config.geometry_json, config.variable or None)
   geometry = ct_data.default_geometry(config.geometry, config.num_angles, config.num_detectors)
   return ct_data.phantom_scan(config.phantom, geometry)
+
+
+def split_views(config, num_views):
+  """(kept, held-out) view indices: every `subsample`-th view is kept."""
+  if not 1 <= config.subsample < num_views:
+    raise ValueError(f"subsample={config.subsample} must be in [1, {num_views}) for "
+                     f"{num_views} views.")
+  kept = np.arange(0, num_views, config.subsample)
+  return kept, np.setdiff1d(np.arange(num_views), kept)
+
+
+def _dummy_inputs(parameterization):
+  if parameterization == "ray":
+    return {"rho": tf.zeros([1, 1]), "theta": tf.zeros([1, 1]), "t": tf.zeros([1, 1])}
+  return {"origin": tf.zeros([1, 2]), "direction": tf.ones([1, 2]), "t": tf.zeros([1, 1])}
+
+
+def make_model(config, context=None):
+  """The integral network Phi of a run with its weights created (training.restore fills them).
+  context: {"radius", "scan_geometry"} of the scan (not needed to build Phi)."""
+  del context
+  phi = make_network(config)
+  phi(_dummy_inputs(config.parameterization))
+  return phi
+
+
+class Task(training.Task):
+  """Fit the grad network to the kept views: (chord x mean of M stratified samples - p)^2 per
+  line, on all kept lines (full batch) or `batch_lines` drawn by (seed, step); the point model
+  adds its view-consistency loss. Lengths are in units of the field-of-view radius."""
+  examples = "lines"
+
+  def __init__(self, config, scan, kept, held):
+    self.config, self.scan, self.kept, self.held = config, scan, kept, held
+    self.name = "fit sinogram"
+    self.lines = scan.lines.scaled(1.0 / scan.radius)
+    self.inputs, self.t_min, self.t_max = flat_line_inputs(config.parameterization, self.lines,
+                                                           kept)
+    self.target = tf.constant(scan.sinogram[kept].reshape(-1) / scan.radius, tf.float32)
+    n = int(self.t_min.shape[0])
+    self.global_batch_size = min(config.batch_lines, n) if config.batch_lines > 0 else n
+    self.evaluation = None
+
+  def build_model(self):
+    phi = make_model(self.config)
+    self.grad = grad_net.GradNetwork(phi, variables=("t",), name="grad")
+    return phi
+
+  def dataset(self, start_step):
+    n, b, m = int(self.t_min.shape[0]), self.global_batch_size, self.config.samples_per_line
+    seed0 = tf.cast(self.config.seed, tf.int64)
+
+    def batch(index):
+      seed = tf.stack([seed0, index])
+      lines = (tf.range(n) if b == n else
+               tf.random.stateless_uniform([b], seed + 2, 0, n, tf.int32))
+      return {"line": lines, "jitter": tf.random.stateless_uniform([b, m], seed),
+              "seed": tf.broadcast_to(seed + 3, [b, 2])}
+
+    return tf.data.Dataset.counter(start_step).map(batch).prefetch(tf.data.AUTOTUNE)
+
+  def loss(self, model, batch):
+    del model
+    m = self.config.samples_per_line
+    idx = batch["line"]
+    inputs = {k: tf.gather(v, idx) for k, v in self.inputs.items()}
+    strata = (tf.range(m, dtype=tf.float32) + batch["jitter"]) / m  # stratified samples
+    pred = chord_integral(self.grad, inputs, tf.gather(self.t_min, idx),
+                          tf.gather(self.t_max, idx), strata)
+    extra = None
+    if self.config.parameterization == "point" and self.config.consistency_weight:
+      extra = self.config.consistency_weight * consistency_loss(
+          self.grad, batch["seed"][0], self.config.consistency_points)
+    return tf.square(pred - tf.gather(self.target, idx)), extra
+
+  def evaluate(self, model, step):
+    report, outputs = evaluate(self.config, self.scan, model, self.grad, self.kept, self.held)
+    self.evaluation = (step, report, outputs)
+    images = {}
+    for k in ("prediction", "point_image", "fbp_image"):
+      if outputs.get(k) is not None:
+        img = outputs[k] - outputs[k].min()
+        images[k] = (img / max(img.max(), 1e-12))[None, ..., None]
+    return {k: v for k, v in report.items() if isinstance(v, float)}, images
 
 
 def train_and_evaluate(config, scan=None, workdir=None, progress=True):
   """Fits the grad network on every `subsample`-th view of `scan` (default: `scan_for(config)`),
   predicts all views with two evaluations a line, and compares with the baselines.
 
-  With a workdir: checkpoints (resumed on restart) and TensorBoard summaries go there.
-  Lengths are rescaled by 1 / radius so the networks always see a unit field of view.
-  Returns (metrics dict, outputs dict).
+  Writes config.json, checkpoints/ (resumed on restart) and tb/ to `workdir` (a temporary
+  directory if None). Returns (metrics dict, outputs dict).
   """
-  from tqdm import tqdm  # pylint: disable=g-import-not-at-top
+  import tempfile  # pylint: disable=g-import-not-at-top
   scan = scan if scan is not None else scan_for(config)
-  keras.utils.set_random_seed(config.seed)
-  phi = make_network(config)
-  grad = grad_net.GradNetwork(phi, variables=("t",), name="grad")
-  num_views = len(scan.angles)
-  if not 1 <= config.subsample < num_views:
-    raise ValueError(f"subsample={config.subsample} must be in [1, {num_views}) for "
-                     f"{num_views} views.")
-  kept = np.arange(0, num_views, config.subsample)
-  held = np.setdiff1d(np.arange(num_views), kept)
-  lines = scan.lines.scaled(1.0 / scan.radius)
-  train_in, t_min, t_max = flat_line_inputs(config.parameterization, lines, kept)
-  target = tf.constant(scan.sinogram[kept].reshape(-1) / scan.radius, tf.float32)
-  m = config.samples_per_line
-  optimizer = keras.optimizers.Adam(config.learning_rate, amsgrad=True)
-  grad({**{k: v[:1] for k, v in train_in.items()}, "t": t_min[:1, None]})
-  variables = grad.trainable_variables
-  optimizer.build(variables)
-  rng = tf.random.Generator.from_seed(config.seed)
-  step_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+  workdir = workdir or tempfile.mkdtemp(prefix="autoint_ct_")
+  kept, held = split_views(config, len(scan.angles))
+  training.write_run(workdir, "ct", config, {"radius": scan.radius,
+                                             "scan_geometry": scan.geometry,
+                                             "source": scan.source})
+  task = Task(config, scan, kept, held)
+  phi, history = training.fit(task, config, workdir, progress=progress)
+  if task.evaluation is None or task.evaluation[0] != config.steps:
+    task.evaluate(phi, config.steps)
+  _, report, outputs = task.evaluation
+  report["final_loss"] = (history["final_loss"] * scan.radius**2
+                          if history["final_loss"] is not None else None)
+  outputs.update(phi=phi, grad=task.grad)
+  return report, outputs
 
-  consistency = config.consistency_weight if config.parameterization == "point" else 0.0
 
-  @tf.function(jit_compile=False)
-  def train_step():
-    strata = tf.range(m, dtype=tf.float32) + rng.uniform([tf.shape(t_min)[0], m])
-    with tf.GradientTape() as tape:
-      pred = chord_integral(grad, train_in, t_min, t_max, strata / m)  # stratified samples
-      loss = tf.reduce_mean(tf.square(pred - target))
-      if consistency:
-        loss += consistency * consistency_loss(grad, rng, config.consistency_points)
-    optimizer.apply_gradients(zip(training.gradients(tape, loss, variables), variables))
-    step_var.assign_add(1)
-    return loss
-
-  manager, writer = None, tf.summary.create_noop_writer()
-  if workdir:
-    ckpt = tf.train.Checkpoint(step=step_var, weights=training.named_variables(phi),
-                               optimizer=optimizer, rng=rng)
-    manager = tf.train.CheckpointManager(ckpt, os.path.join(workdir, "checkpoints"), 3)
-    if manager.latest_checkpoint:
-      ckpt.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-      if progress:
-        print(f"Resumed from {manager.latest_checkpoint} at step {int(step_var.numpy())}.")
-    writer = tf.summary.create_file_writer(os.path.join(workdir, "tb"))
-  start = int(step_var.numpy())
-  bar = tqdm(range(start, config.steps), disable=not progress, desc="fit sinogram", unit="step",
-             mininterval=0.5, initial=start, total=config.steps)
-  loss = float("nan")
-  with writer.as_default():
-    for i in bar:
-      loss = train_step()
-      log = i % 25 == 0 or i == config.steps - 1
-      save = manager is not None and (i + 1) % config.checkpoint_every == 0
-      if log or save:  # (no checkpoint is written without this check)
-        loss = float(loss)
-        if not np.isfinite(loss):
-          raise FloatingPointError(f"CT training diverged at step {i} (loss {loss}); the last "
-                                   "good checkpoint is kept. Lower --learning_rate.")
-      if log:
-        tf.summary.scalar("loss", loss, step=i)
-        bar.set_postfix(loss=f"{loss:.3g}")
-      if save:
-        manager.save(checkpoint_number=i + 1)
-    if manager and start < config.steps:
-      manager.save(checkpoint_number=config.steps)
-    metrics, outputs = evaluate(config, scan, phi, grad, kept, held)
-    for k, v in metrics.items():
-      tf.summary.scalar(f"eval/{k}", v, step=config.steps)
-    for k in ("prediction", "point_image", "fbp_image"):
-      if outputs.get(k) is not None:
-        img = outputs[k] - outputs[k].min()
-        img = img / max(img.max(), 1e-12)
-        tf.summary.image(k, img[None, ..., None], step=config.steps)
-  metrics["final_loss"] = float(loss) * scan.radius**2 if start < config.steps else None
-  outputs.update(phi=phi, grad=grad)
-  return metrics, outputs
+def write_report(report, outputs, scan, workdir):
+  """metrics.json, sinogram.npz (predicted, measured, interpolated sinograms, images) and
+  ct.png in a run's workdir."""
+  training.write_metrics(workdir, report)
+  with io_utils.atomic_path(os.path.join(workdir, "sinogram.npz")) as tmp:
+    arrays = {k: outputs[k] for k in ("prediction", "truth", "interpolation", "kept",
+                                      "fbp_image", "point_image") if outputs.get(k) is not None}
+    np.savez(tmp, angles=scan.angles, **arrays)
+  plots.ct_report(outputs, report, os.path.join(workdir, "ct.png"))
 
 
 def evaluate(config, scan, phi, grad, kept, held):
@@ -288,11 +322,12 @@ def evaluate(config, scan, phi, grad, kept, held):
   lines = scan.lines.scaled(1.0 / scan.radius)
   pred = line_integrals(phi, *flat_line_inputs(config.parameterization, lines))
   pred = pred.numpy().reshape(scan.sinogram.shape) * scan.radius
+  psnr, ssim = metrics.psnr, metrics.ssim
   truth = scan.sinogram
   data_range = float(truth.max() - truth.min())
   interp = interpolate_angles(truth[kept], scan.angles[kept], scan.angles, scan.period,
                               flip=scan.geometry["type"] == "parallel")
-  metrics = {
+  report = {
       "psnr_heldout_autoint": psnr(pred[held], truth[held], data_range),
       "psnr_heldout_interpolation": psnr(interp[held], truth[held], data_range),
       "ssim_heldout_autoint": ssim(pred[held], truth[held], data_range),
@@ -305,19 +340,20 @@ def evaluate(config, scan, phi, grad, kept, held):
              "fbp_image": fbp_image, "point_image": None, "image": scan.image}
   if config.parameterization == "point":
     # Every direction the scanner measured (the geometry only, no held-out measurements).
+    # Training scaled lengths and targets by 1 / radius together, so the grad network is the
+    # attenuation in the scan's own units: no further scaling.
     centre = lines.direction[:, lines.shape[1] // 2]
     image, spread = point_image(grad, size, centre)
-    image = image / scan.radius
-    outputs.update(point_image=image, point_image_std=spread / scan.radius)
+    outputs.update(point_image=image, point_image_std=spread)
     inside = np.sum(tomography.pixel_centres(size)**2, -1) < 1.0
-    metrics["image_direction_std"] = float(np.mean(spread[inside]) / scan.radius)
-    metrics["image_direction_std_relative"] = float(
-        np.mean(spread[inside]) / max(np.ptp(image[inside]) * scan.radius, 1e-12))
+    report["image_direction_std"] = float(np.mean(spread[inside]))
+    report["image_direction_std_relative"] = float(
+        np.mean(spread[inside]) / max(np.ptp(image[inside]), 1e-12))
   if scan.image is not None:
     image_range = float(scan.image.max() - scan.image.min())
-    metrics["psnr_image_fbp"] = psnr(fbp_image, scan.image, image_range)
-    metrics["ssim_image_fbp"] = ssim(fbp_image, scan.image, image_range)
+    report["psnr_image_fbp"] = psnr(fbp_image, scan.image, image_range)
+    report["ssim_image_fbp"] = ssim(fbp_image, scan.image, image_range)
     if outputs["point_image"] is not None:
-      metrics["psnr_image_autoint"] = psnr(outputs["point_image"], scan.image, image_range)
-      metrics["ssim_image_autoint"] = ssim(outputs["point_image"], scan.image, image_range)
-  return metrics, outputs
+      report["psnr_image_autoint"] = psnr(outputs["point_image"], scan.image, image_range)
+      report["ssim_image_autoint"] = ssim(outputs["point_image"], scan.image, image_range)
+  return report, outputs

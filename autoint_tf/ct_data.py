@@ -93,8 +93,8 @@ def geometry_lines(geometry, angles):
     if spacing * n > 2 * radius * (1 + 1e-9):
       raise ValueError(f"parallel-beam geometry: {n} detectors x spacing {spacing} is wider "
                        f"than the field of view (diameter {2 * radius}); raise 'radius'.")
-    return tomography.parallel_beam(angles, n, radius=radius, spacing=spacing)
-  return tomography.fan_beam(angles, float(geometry["source_origin"]),
+    return tomography.parallel_beam_lines(angles, n, radius=radius, spacing=spacing)
+  return tomography.fan_beam_lines(angles, float(geometry["source_origin"]),
                              float(geometry["source_detector"]), float(geometry["pixel_size"]),
                              n, radius=radius)
 

@@ -56,11 +56,11 @@ def _interpolate(q, index):
   return (1 - w) * take(lo) + w * take(lo + 1)
 
 
-def parallel_beam(sinogram, angles, image_size, radius=1.0, detector_spacing=None):
+def reconstruct_parallel(sinogram, angles, image_size, radius=1.0, detector_spacing=None):
   """FBP image [image_size, image_size] (tomography.pixel_centres layout).
 
   Args:
-    sinogram: [A, N] line integrals at tomography.parallel_beam(angles, N, radius) offsets
+    sinogram: [A, N] line integrals at tomography.parallel_beam_lines(angles, N, radius) offsets
       (or `detector_spacing` apart, centred); angles: [A] radians, evenly covering [0, pi).
   """
   sinogram = np.asarray(sinogram, np.float64)
@@ -76,9 +76,9 @@ def parallel_beam(sinogram, angles, image_size, radius=1.0, detector_spacing=Non
   return image.numpy().reshape(image_size, image_size)
 
 
-def fan_beam(sinogram, angles, source_origin, source_detector, pixel_size, image_size,
+def reconstruct_fan(sinogram, angles, source_origin, source_detector, pixel_size, image_size,
              radius=1.0):
-  """FBP image of a tomography.fan_beam sinogram [A, N]; angles [A] evenly cover [0, 2 pi)."""
+  """FBP image of a tomography.fan_beam_lines sinogram [A, N]; angles [A] evenly cover [0, 2 pi)."""
   sinogram = np.asarray(sinogram, np.float64)
   n = sinogram.shape[1]
   d = float(source_origin)
@@ -100,6 +100,6 @@ def reconstruct(sinogram, angles, geometry, image_size):
   """FBP of a sinogram [A, N] measured with a ct_data geometry dict at `angles` (radians)."""
   radius = float(geometry.get("radius", 1.0))
   if geometry["type"] == "parallel":
-    return parallel_beam(sinogram, angles, image_size, radius, geometry.get("detector_spacing"))
-  return fan_beam(sinogram, angles, geometry["source_origin"], geometry["source_detector"],
+    return reconstruct_parallel(sinogram, angles, image_size, radius, geometry.get("detector_spacing"))
+  return reconstruct_fan(sinogram, angles, geometry["source_origin"], geometry["source_detector"],
                   geometry["pixel_size"], image_size, radius)

@@ -4,7 +4,8 @@ Notation:
   x: [..., D] coordinates (the integration variable t is one of them, or enters through them).
   x_dot: [..., D] a tangent of x (dx/dt); every layer here also propagates tangents
     exactly (`jvp`), which is the hand-written forward-mode path of the grad network.
-  phi: [..., K] integral-network outputs; the integrand f is dphi/dt.
+  phi: [..., C] integral-network outputs (C channels); the integrand f is dphi/dt.
+  L: octaves of a positional encoding (`num_frequencies`).
 
 No rays and no derivatives w.r.t. inputs are computed here except through `jvp`; the
 automatic derivatives live in `grad_net.py`.
@@ -59,14 +60,14 @@ class PositionalEncoding(keras.layers.Layer):
   so the grad network is not dominated by its highest frequency.
 
   Args:
-    num_frequencies: int, number K of octaves k = 0..K-1. Defaults to 4.
+    num_frequencies: int, number L of octaves k = 0..L-1. Defaults to 4.
     include_input: bool, whether x itself is part of the output. Defaults to True.
 
   Call arguments:
     x: [..., D] float tensor.
 
   Returns:
-    [..., D * (include_input + 2K)] features.
+    [..., D * (include_input + 2L)] features.
   """
 
   def __init__(self, num_frequencies=4, include_input=True, **kwargs):
@@ -88,7 +89,7 @@ class PositionalEncoding(keras.layers.Layer):
     parts, dparts = ([x], [x_dot]) if self.include_input else ([], [])
     if self.num_frequencies:
       scales = self._scales(x.dtype)
-      xs = x[..., None, :] * scales[:, None]  # [..., K, D]
+      xs = x[..., None, :] * scales[:, None]  # [..., L, D]
       new_shape = tf.concat([tf.shape(x)[:-1], [-1]], 0)
       sin, cos = tf.sin(xs), tf.cos(xs)
       parts += [tf.reshape(sin / scales[:, None], new_shape),
@@ -116,7 +117,7 @@ class MLP(keras.layers.Layer):
   """Fully connected network: `depth` hidden layers of `width` units, then a linear output.
 
   Args:
-    output_dim: int, number of outputs K.
+    output_dim: int, number of outputs C.
     depth: int, number of hidden layers. Defaults to 4.
     width: int, hidden units. Defaults to 128.
     activation: str, one of `ACTIVATIONS`. Defaults to "swish".
@@ -209,17 +210,14 @@ class MLP(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
-class IntegralMLP(keras.layers.Layer):
-  """Integral network Phi: named inputs -> normalized PE -> MLP.
-
-  The generic building block of AutoInt's integral networks: the integration variable(s)
-  are among the named inputs (for example `t`, or `rho`, `theta`, `t` for CT). Any other
-  Keras layer or model taking a dict (or a tensor) works with `GradNetwork` too.
+class EncodedMLP(keras.layers.Layer):
+  """Named inputs -> normalized PE -> MLP: a plain field (e.g. the sampling network), and
+  the body of `IntegralMLP`.
 
   Args:
     input_names: tuple of str, the keys read from the input dict, in order; None means the
       layer is called on a single [..., D] tensor. Defaults to ("t",).
-    output_dim: int, number of outputs K. Defaults to 1.
+    output_dim: int, number of outputs C. Defaults to 1.
     depth, width, activation, w0, skips: as in `MLP`.
     num_frequencies: int (same for every input) or dict name -> int, octaves of the
       normalized positional encoding. Defaults to 4.
@@ -231,9 +229,7 @@ class IntegralMLP(keras.layers.Layer):
     [..., output_dim] tensor.
 
   Example:
-    >>> phi = IntegralMLP(input_names=("t",), output_dim=1)
-    >>> f = GradNetwork(phi, variables=("t",))   # dPhi/dt, shares Phi's weights
-    >>> integral = definite_integral(phi, a, b)   # Phi(b) - Phi(a)
+    >>> sampler = EncodedMLP(input_names=("o", "d"), output_dim=8, activation="relu")
   """
 
   def __init__(self, input_names=("t",), output_dim=1, depth=4, width=128,
@@ -259,15 +255,15 @@ class IntegralMLP(keras.layers.Layer):
   def _as_dict(self, inputs, what="inputs"):
     if self.input_names is None:
       if isinstance(inputs, dict):
-        raise ValueError("This IntegralMLP was built with input_names=None and takes a "
+        raise ValueError(f"This {type(self).__name__} was built with input_names=None and takes a "
                          f"tensor, but got a dict with keys {sorted(inputs)}.")
       return {"x": inputs}
     if not isinstance(inputs, dict):
-      raise ValueError(f"IntegralMLP takes a dict with keys {self.input_names} as {what}, "
+      raise ValueError(f"{type(self).__name__} takes a dict with keys {self.input_names} as {what}, "
                        f"got {type(inputs).__name__}.")
     missing = [k for k in self.input_names if k not in inputs]
     if missing:
-      raise ValueError(f"IntegralMLP {what} lack keys {missing}; it needs "
+      raise ValueError(f"{type(self).__name__} {what} lack keys {missing}; it needs "
                        f"{list(self.input_names)} and got {sorted(inputs)}.")
     return inputs
 
@@ -317,6 +313,22 @@ class IntegralMLP(keras.layers.Layer):
     return config
 
 
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class IntegralMLP(EncodedMLP):
+  """Integral network Phi: named inputs -> normalized PE -> MLP (an `EncodedMLP` that is
+  integrated: its grad network is trained, Phi itself is evaluated at interval ends).
+
+  The integration variable(s) are among the named inputs (for example `t`, or `rho`, `theta`,
+  `t` for CT). Any other Keras layer or model taking a dict (or a tensor) works with
+  `GradNetwork` too. Args and call arguments as `EncodedMLP`.
+
+  Example:
+    >>> phi = IntegralMLP(input_names=("t",), output_dim=1)
+    >>> f = GradNetwork(phi, variables=("t",))   # dPhi/dt, shares Phi's weights
+    >>> integral = definite_integral(phi, a, b)   # Phi(b) - Phi(a)
+  """
+
+
 def with_dtype(layer, dtype, example_inputs):
   """A copy of a (built) layer computing in `dtype` with the same weights, cast.
 
@@ -352,10 +364,11 @@ def _broadcast_concat(tensors):
 ORIENTATIONS = ("direction", "ray", "none")
 
 
-@keras.saving.register_keras_serializable(package="autoint_tf")
-class PointIntegralNetwork(keras.layers.Layer):
-  """Phi(x(t), orientation) with x(t) = origin + t * direction: t enters only through the point,
-  so the grad network dPhi/dt = grad_x Phi . direction is a field over space (any dimension).
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class PointField(keras.layers.Layer):
+  """A field of the point x(t) = origin + t * direction (and optionally of the orientation):
+  read as a value at points (the quadrature baseline's fields), and the body of
+  `PointIntegralNetwork`.
 
   Args:
     output_dim: channels of Phi. Defaults to 1.
@@ -378,7 +391,7 @@ class PointIntegralNetwork(keras.layers.Layer):
     if orientation not in ORIENTATIONS:
       raise ValueError(f"orientation={orientation!r}: choose one of {ORIENTATIONS}.")
     names = ("x",) if orientation == "none" else ("x", "orientation")
-    self.net = IntegralMLP(
+    self.net = EncodedMLP(
         names, output_dim=output_dim, depth=depth, width=width, activation=activation, w0=w0,
         num_frequencies={"x": num_frequencies, "orientation": direction_frequencies}
         if orientation != "none" else {"x": num_frequencies},
@@ -426,3 +439,10 @@ class PointIntegralNetwork(keras.layers.Layer):
 
   def get_config(self):
     return {**super().get_config(), **self._config}
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class PointIntegralNetwork(PointField):
+  """Phi(x(t), orientation), a `PointField` that is integrated along t: t enters only through
+  the point, so the grad network dPhi/dt = grad_x Phi . direction is a field over space (any
+  dimension). Args and call arguments as `PointField`."""

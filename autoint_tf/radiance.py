@@ -1,264 +1,255 @@
-"""Neural volume rendering with AutoInt (Sec. 4.3): integral networks, sampling network, renderers.
+"""Volume rendering with AutoInt (Sec. 4.3), the application: config, model, training task,
+evaluation and the report of a run.
 
-Notation (AUTOINT.md Sec. 4): a ray r(t) = o + t d, d unnormalized, t in [near, far].
-  Posts tau_0 = near < ... < tau_N = far cut it into N sections; in section i
-    sigma_i = relu((Phi_s(tau_i) - Phi_s(tau_{i-1})) / dtau_i),
-    c_i     = sigmoid((Phi_c(tau_i) - Phi_c(tau_{i-1})) / dtau_i),
-    delta_i = |d| dtau_i,  compositing as NeRF (tensorflow-graphics `compute_radiance`).
-  Rendering: N + 1 evaluations of each integral network per ray (`render`).
-  Training: the grad networks dPhi/dt at M stratified samples inside each section, section means
-    before the activations (`render_training`); gradients reach the sampling network through the
-    sample positions and delta.
-  Sampling network: PE(o, d) -> ReLU MLP -> K section lengths |out + 1/K|, renormalized, floored
-    at `min_section` / K. Posts for any N: piecewise-linear in the section index (N = K gives
-    the K sections; N = 2K halves each; N = K / 2 merges pairs).
-  Baseline (`QuadratureRenderer`): the same network architecture used as plain fields (sigma =
-    relu(net), c = sigmoid(net) at points), NeRF quadrature with 64 stratified + 128 importance
-    samples.
-Shapes: B rays; rays_o, rays_d [B, 3]; near, far [B].
+Notation: rays as in rays.py; renderers and their N, K, M as in renderers.py. V views; B rays a
+batch. Training runs on the engine (training.fit): each batch carries its own stratification
+jitter, made in the input pipeline from the seed and the batch index, so a step does not
+depend on how the batch is split over replicas and a resumed run continues exactly.
 """
 
 import dataclasses
+import os
+import time
 
-import keras
 import numpy as np
 import tensorflow as tf
-from tensorflow_graphics.rendering.volumetric import ray_radiance
 
 from autoint_tf import fields
-from autoint_tf import grad_net
+from autoint_tf import metrics
+from autoint_tf import plots
+from autoint_tf import rays as rays_lib
+from autoint_tf import renderers
+from autoint_tf import scenes
+from autoint_tf import training
+
+RENDERERS = ("autoint", "quadrature")
+SCENES = ("blobs", "npz", "blender", "llff")
 
 
 @dataclasses.dataclass(frozen=True)
-class ModelConfig:
-  depth: int = 4                      # hidden layers of the sigma and colour networks
-  width: int = 128
-  activation: str = "swish"
-  num_frequencies: int = 10           # PE octaves of the point x = o + t d
-  orientation_frequencies: int = 4    # PE octaves of the 6-D ray orientation (o, d)
+class Config(training.LoopConfig):
+  """A radiance run: the scene, the model and (inherited) the training loop."""
+  steps: int = 600
+  learning_rate: float = 5e-4
+  lr_schedule: str = "exponential"
+  lr_decay_steps: int = 200000      # lr x 0.2 every lr_decay_steps (the paper's schedule)
+  log_every: int = 25
+  eval_every: int = 200             # validation render + PSNR (one test view)
+  checkpoint_every: int = 100
+  scene: str = "blobs"              # blobs (built in), npz, blender, llff
+  data_path: str = ""               # file or directory of the scene (npz, blender, llff)
+  downscale: int = 1                # blender: image downscale factor; llff: images_<factor>
+  white_background: bool = True     # blender/npz: composite on white (NeRF) or black
+  image_size: int = 32              # blobs: rendered view size
+  renderer: str = "autoint"         # autoint or quadrature (the NeRF-style baseline)
+  model: str = "tiny"               # renderers.MODEL_PRESETS key
+  activation: str = ""              # override the preset's activation
+  num_sections: int = 0             # override K (the sampling network's sections)
   view_consistent_sigma: bool = False  # sigma's network sees only the point
-  num_sections: int = 8               # K: sections of the sampling network (training N)
-  samples_per_section: int = 4        # M: grad-network samples a section in training
-  learned_sampling: bool = True       # False: evenly spaced posts
-  sampler_depth: int = 3
-  sampler_width: int = 64
-  sampler_frequencies: int = 5
-  min_section: float = 0.05           # no section shorter than min_section / K of [near, far]
+  num_coarse: int = 64              # quadrature baseline samples
+  num_fine: int = 128               # quadrature baseline importance samples
+  batch_size: int = 1024            # rays a step (global, over all replicas)
+  eval_sections: int = 8            # N at which AutoInt renders validation images
+  report_sections: tuple = (4, 8, 16, 32)  # N of the final test report
+  turntable_frames: int = 24        # frames of turntable.gif (0: none)
+  time_quadrature: bool = True      # report also the quadrature renderer's rays/s
 
 
-MODEL_PRESETS = {
-    "paper": ModelConfig(depth=8, width=256, num_sections=32, sampler_depth=5, sampler_width=256),
-    "tiny": ModelConfig(),
+PRESETS = {
+    "tiny": Config(),
+    "paper_blender": Config(scene="blender", data_path="../shared/data/nerf_synthetic_lego",
+                            model="paper", batch_size=4096, steps=300000,
+                            eval_every=5000, checkpoint_every=2500, log_every=100),
+    "paper_llff": Config(scene="llff", data_path="../shared/data/nerf_llff_fern",
+                         downscale=8, model="paper", batch_size=4096, steps=300000,
+                         eval_every=5000, checkpoint_every=2500, log_every=100),
 }
 
 
-def composite(sigma, color, delta, t_mid, background, portable=False):
-  """NeRF compositing of N sections: sigma [..., N], color [..., N, 3], delta [..., N] (metric
-  lengths), t_mid [..., N] -> (rgb [..., 3], depth [...], opacity [...], weights [..., N]).
+def model_config(config):
+  """The renderers.ModelConfig of a run: its preset with the run's overrides."""
+  base = renderers.MODEL_PRESETS[config.model]
+  overrides = {"view_consistent_sigma": config.view_consistent_sigma}
+  if config.activation:
+    overrides["activation"] = fields.check_activation(config.activation)
+  if config.num_sections:
+    overrides["num_sections"] = config.num_sections
+  return dataclasses.replace(base, **overrides)
 
-  tensorflow-graphics' `compute_radiance` does it with a cumulative product, which TFLite's
-  built-in ops lack; `portable` computes the same transmittance as the exponential of an
-  exclusive cumulative sum of log(1 - alpha + 1e-10) (equal up to float rounding).
+
+def load_views(config):
+  """(train, test) Views of the configured scene."""
+  if config.scene == "blobs":
+    return scenes.procedural_views(size=config.image_size)
+  if config.scene == "npz":
+    return scenes.load_npz(config.data_path, white_background=config.white_background)
+  if config.scene == "blender":
+    kw = dict(downscale=config.downscale, white_background=config.white_background)
+    return (scenes.load_blender(config.data_path, "train", **kw),
+            scenes.load_blender(config.data_path, "test", **kw))
+  if config.scene == "llff":
+    return scenes.load_llff(config.data_path, factor=config.downscale)
+  raise ValueError(f"Unknown scene {config.scene!r}: choose one of {SCENES}.")
+
+
+def make_renderer(config, background):
+  mc = model_config(config)
+  if config.renderer == "autoint":
+    return renderers.AutoIntRenderer(mc, background, name="autoint")
+  if config.renderer == "quadrature":
+    return renderers.QuadratureRenderer(mc, background, config.num_coarse, config.num_fine,
+                                        name="quadrature")
+  raise ValueError(f"Unknown renderer {config.renderer!r}: choose one of {RENDERERS}.")
+
+
+def make_model(config, context):
+  """The renderer of a run with every weight created (training.restore fills them)."""
+  return make_renderer(config, tuple(context["background"])).build_all()
+
+
+class Task(training.Task):
+  """Volume rendering on the engine: ray batches of the training views, MSE to pixel colour."""
+  examples = "rays"
+
+  def __init__(self, config, train_views, test_views):
+    self.config, self.train_views, self.test_views = config, train_views, test_views
+    self.name = f"train {config.renderer}"
+    self.global_batch_size = config.batch_size
+    self.mc = model_config(config)
+
+  def build_model(self):
+    return make_renderer(self.config, self.train_views.background).build_all()
+
+  def dataset(self, start_step):
+    """Ray batches with their stratification jitter; batch k is a pure function of
+    (seed, start_step + k)."""
+    config, b, mc = self.config, self.config.batch_size, self.mc
+
+    def add_jitter(batch):
+      seed = tf.stack([tf.cast(config.seed, tf.int64) + 1, batch.pop("index")])
+      if config.renderer == "autoint":
+        batch["jitter"] = tf.random.stateless_uniform(
+            [b, mc.num_sections, mc.samples_per_section], seed)
+      else:
+        batch["jitter"] = tf.random.stateless_uniform([b, config.num_coarse], seed)
+        batch["u"] = tf.random.stateless_uniform([b, config.num_fine], seed + 1)
+      return batch
+
+    return scenes.ray_batches(self.train_views, b, config.seed, start_step).map(add_jitter)
+
+  def loss(self, model, batch):
+    """Squared colour error per ray [B] (the NeRF baseline adds its coarse pass, as NeRF)."""
+    if self.config.renderer == "autoint":
+      out = model.render_training(batch, batch["jitter"])
+      return tf.reduce_mean(tf.square(out["rgb"] - batch["rgb"]), -1), None
+    out = model.render(batch, (batch["jitter"], batch["u"]))
+    return (tf.reduce_mean(tf.square(out["rgb"] - batch["rgb"]), -1) +
+            tf.reduce_mean(tf.square(out["coarse_rgb"] - batch["rgb"]), -1)), None
+
+  def log_metrics(self, loss):
+    return {"psnr": metrics.psnr_from_mse(loss / (2 if self.config.renderer == "quadrature"
+                                                  else 1))}
+
+  def evaluate(self, model, step):
+    view = self.test_views.subset(slice(0, 1))
+    out = render_views(model, view, self.config.renderer, self.config.eval_sections)
+    psnr, _ = metrics.view_metrics(out["rgb"], view.images)
+    depth = out["depth"][..., None] / max(float(out["depth"].max()), 1e-6)
+    return {"psnr": psnr}, {"rgb": np.concatenate([np.clip(out["rgb"], 0, 1), view.images], 2),
+                            "depth": depth}
+
+
+def train(config, train_views, test_views, workdir, strategy=None, progress=True):
+  """Trains a renderer on the engine; returns (model, history). Writes the run's config.json."""
+  task = Task(config, train_views, test_views)
+  strategy = strategy or training.make_strategy(config.strategy)
+  if training.is_chief(strategy):
+    training.write_run(workdir, "radiance", config, train_views.context())
+  return training.fit(task, config, workdir, strategy, progress)
+
+
+def render_views(model, views, renderer, num_sections=8, chunk=8192):
+  """Renders every view of `views` in chunks of rays, one view's rays at a time (memory is
+  bounded by one view, e.g. 800 x 800, and one chunk of network activations).
+
+  Returns dict of rgb [V, H, W, 3], depth [V, H, W], opacity [V, H, W] and seconds.
   """
-  if portable:
-    alpha = 1.0 - tf.exp(-sigma * delta)
-    log_t = tf.math.cumsum(tf.math.log(1.0 - alpha + 1e-10), -1, exclusive=True)
-    weights = alpha * tf.exp(log_t)
-    rgb = tf.reduce_sum(weights[..., None] * color, -2)
-    opacity = tf.reduce_sum(weights, -1)
-  else:
-    rgba = tf.concat([color, sigma[..., None]], -1)
-    rgb, alpha, weights = ray_radiance.compute_radiance(rgba, delta)
-    opacity = alpha[..., 0]
-  rgb = rgb + (1.0 - opacity)[..., None] * tf.cast(background, rgb.dtype)
-  depth = tf.reduce_sum(weights * t_mid, -1)
-  return rgb, depth, opacity, weights
+  cache = model.__dict__.setdefault("_render_functions", {})
+  key = (renderer, num_sections)
+  if key not in cache:  # one traced function per N (no retracing per call)
+    cache[key] = tf.function(
+        (lambda r: model.render(r, num_sections)) if renderer == "autoint" else model.render,
+        jit_compile=False, reduce_retracing=True)
+  fn = cache[key]
+  outs = {"rgb": [], "depth": [], "opacity": []}
+  seconds = 0.0
+  for v in range(len(views)):
+    rays = views.rays(slice(v, v + 1))
+    if v == 0:
+      fn({k: r[:chunk] for k, r in rays.items() if k != "rgb"})  # trace outside the timing
+    start = time.perf_counter()
+    for i in range(0, len(rays["near"]), chunk):
+      out = fn({k: r[i:i + chunk] for k, r in rays.items() if k != "rgb"})
+      for k in outs:
+        outs[k].append(out[k].numpy())
+    seconds += time.perf_counter() - start
+  shape = (len(views), views.height, views.width)
+  return {"rgb": np.concatenate(outs["rgb"]).reshape(shape + (3,)),
+          "depth": np.concatenate(outs["depth"]).reshape(shape),
+          "opacity": np.concatenate(outs["opacity"]).reshape(shape),
+          "seconds": seconds, "rays": int(np.prod(shape))}
 
 
-def _broadcast_rays(rays_o, rays_d, t):
-  """Inputs of a point network at t [B, ...]: origin/direction broadcast to t's shape + [3]."""
-  shape = tf.concat([tf.shape(t), [3]], 0)
-  extra = len(t.shape) - 1
-  expand = lambda v: tf.reshape(v, tf.concat([tf.shape(v)[:1], [1] * extra, [3]], 0))
-  return {"origin": tf.broadcast_to(expand(rays_o), shape),
-          "direction": tf.broadcast_to(expand(rays_d), shape), "t": t[..., None]}
+def evaluate(model, views, renderer, sections=(4, 8, 16, 32)):
+  """Test-split PSNR/SSIM, rays per second and network evaluations per ray; for AutoInt at
+  each N in `sections`, for the baseline once. Returns (rows, renders of the last row)."""
+  rows, last = [], None
+  for n in (sections if renderer == "autoint" else (None,)):
+    out = render_views(model, views, renderer, n or 8)
+    psnr, ssim = metrics.view_metrics(out["rgb"], views.images)
+    rows.append({"renderer": renderer, "sections": n, "psnr": psnr, "ssim": ssim,
+                 "rays_per_second": out["rays"] / out["seconds"],
+                 "evaluations_per_ray": model.evaluations_per_ray(n)})
+    last = out
+  return rows, last
 
 
-def _point_network(config, output_dim, orientation, name):
-  return fields.PointIntegralNetwork(
-      num_frequencies=config.num_frequencies,
-      direction_frequencies=config.orientation_frequencies, depth=config.depth,
-      width=config.width, activation=config.activation, output_dim=output_dim,
-      orientation=orientation, name=name)
+def turntable(model, views, config, path, frames):
+  """A GIF of `frames` views on a circle around the scene (rendered by the trained model)."""
+  radius = float(np.linalg.norm(views.poses[0][:3, 3]))
+  poses = rays_lib.orbit_poses(frames, radius, elevations_deg=(25.0,))
+  images = np.zeros([frames, views.height, views.width, 3], np.float32)
+  spin = dataclasses.replace(views, images=images, poses=poses, name="turntable", depth=None)
+  out = render_views(model, spin, config.renderer, config.eval_sections)
+  plots.save_gif(out["rgb"], path)
 
 
-class AutoIntRenderer(keras.Model):
-  """sigma and colour integral networks + sampling network; renders with N + 1 evaluations."""
-
-  def __init__(self, config=ModelConfig(), background=(0.0, 0.0, 0.0), **kwargs):
-    super().__init__(**kwargs)
-    fields.check_activation(config.activation)
-    self.config = config
-    self.background = tf.constant(background, tf.float32)
-    self.phi_sigma = _point_network(config, 1, "none" if config.view_consistent_sigma else "ray",
-                                    "phi_sigma")
-    self.phi_color = _point_network(config, 3, "ray", "phi_color")
-    self.grad_sigma = grad_net.GradNetwork(self.phi_sigma, name="grad_sigma", validate=False)
-    self.grad_color = grad_net.GradNetwork(self.phi_color, name="grad_color", validate=False)
-    self.sampler = (fields.IntegralMLP(
-        ("o", "d"), output_dim=config.num_sections, depth=config.sampler_depth,
-        width=config.sampler_width, activation="relu", num_frequencies=config.sampler_frequencies,
-        name="sampler") if config.learned_sampling else None)
-
-  def build_all(self):
-    """Creates every weight (a tiny forward and training render)."""
-    rays = {"rays_o": tf.zeros([1, 3]), "rays_d": tf.constant([[0.0, 0.0, -1.0]]),
-            "near": tf.ones([1]), "far": tf.ones([1]) * 2}
-    self.render(rays, 2)
-    self.render_training(rays, tf.zeros([1, self.config.num_sections,
-                                         self.config.samples_per_section]))
-    self.built = True
-    return self
-
-  def section_fractions(self, rays_o, rays_d):
-    """[B, K] fractions of [near, far] per section (sum 1)."""
-    k = self.config.num_sections
-    if self.sampler is None:
-      return tf.fill([tf.shape(rays_o)[0], k], 1.0 / k)
-    out = self.sampler({"o": rays_o, "d": rays_d})
-    lengths = tf.abs(out + 1.0 / k)
-    lengths = lengths / tf.reduce_sum(lengths, -1, keepdims=True)
-    floor = self.config.min_section / k
-    return (lengths + floor) / (1.0 + k * floor)
-
-  def posts(self, rays, num_sections):
-    """[B, N + 1] section posts from near to far (N = num_sections, any positive int)."""
-    near, far = rays["near"][:, None], rays["far"][:, None]
-    frac = self.section_fractions(rays["rays_o"], rays["rays_d"])
-    k = self.config.num_sections
-    cdf = tf.concat([tf.zeros_like(frac[:, :1]), tf.cumsum(frac, -1)], -1)  # [B, K + 1]
-    if num_sections != k:
-      # Piecewise-linear in the section index: u in [0, K] at N + 1 evenly spaced places.
-      u = tf.linspace(0.0, float(k), num_sections + 1)
-      lo = tf.minimum(tf.cast(tf.floor(u), tf.int32), k - 1)
-      w = u - tf.cast(lo, u.dtype)
-      cdf = (1 - w) * tf.gather(cdf, lo, axis=-1) + w * tf.gather(cdf, lo + 1, axis=-1)
-    return near + (far - near) * cdf
-
-  def render(self, rays, num_sections, return_weights=False, portable=False):
-    """AutoInt rendering: N + 1 evaluations of each integral network a ray.
-
-    Returns a dict with rgb [B, 3], depth [B], opacity [B] (and posts, weights). `portable`:
-    compositing with TFLite built-in ops only (see `composite`).
-    """
-    posts = self.posts(rays, num_sections)
-    inputs = _broadcast_rays(rays["rays_o"], rays["rays_d"], posts)
-    phi_s = self.phi_sigma(inputs)[..., 0]                 # [B, N + 1]
-    phi_c = self.phi_color(inputs)                         # [B, N + 1, 3]
-    dtau = posts[:, 1:] - posts[:, :-1]
-    sigma = tf.nn.relu((phi_s[:, 1:] - phi_s[:, :-1]) / dtau)
-    color = tf.sigmoid((phi_c[:, 1:] - phi_c[:, :-1]) / dtau[..., None])
-    return self._composite(rays, posts, sigma, color, return_weights, portable)
-
-  def render_training(self, rays, jitter):
-    """Training rendering: grad networks at M stratified samples in each of the K sections.
-
-    jitter: [B, K, M] uniform [0, 1) offsets (zeros: the left end of each stratum).
-    """
-    m = self.config.samples_per_section
-    posts = self.posts(rays, self.config.num_sections)
-    dtau = posts[:, 1:] - posts[:, :-1]
-    u = (tf.range(m, dtype=tf.float32) + jitter) / m       # [B, K, M]
-    t = posts[:, :-1, None] + dtau[..., None] * u
-    inputs = _broadcast_rays(rays["rays_o"], rays["rays_d"], t)
-    sigma = tf.nn.relu(tf.reduce_mean(self.grad_sigma(inputs)[..., 0], -1))
-    color = tf.sigmoid(tf.reduce_mean(self.grad_color(inputs), -2))
-    return self._composite(rays, posts, sigma, color, False)
-
-  def _composite(self, rays, posts, sigma, color, return_weights, portable=False):
-    dtau = posts[:, 1:] - posts[:, :-1]
-    delta = dtau * tf.norm(rays["rays_d"], axis=-1, keepdims=True)
-    t_mid = 0.5 * (posts[:, 1:] + posts[:, :-1])
-    rgb, depth, opacity, weights = composite(sigma, color, delta, t_mid, self.background,
-                                             portable)
-    out = {"rgb": rgb, "depth": depth, "opacity": opacity}
-    if return_weights:
-      out.update(posts=posts, weights=weights)
-    return out
-
-  def evaluations_per_ray(self, num_sections):
-    """Network evaluations a ray at render time: N + 1 posts x 2 networks + the sampler."""
-    return 2 * (num_sections + 1) + (1 if self.sampler is not None else 0)
-
-
-def sample_pdf(bins, weights, num_samples, uniform):
-  """Inverse-transform samples [B, S] of the piecewise-constant pdf `weights` [B, N] over
-  `bins` [B, N + 1]; uniform: [B, S] numbers in [0, 1) (sorted or not)."""
-  w = weights + 1e-5
-  pdf = w / tf.reduce_sum(w, -1, keepdims=True)
-  cdf = tf.concat([tf.zeros_like(pdf[:, :1]), tf.cumsum(pdf, -1)], -1)  # [B, N + 1]
-  idx = tf.searchsorted(cdf, uniform, side="right")
-  n = tf.shape(weights)[-1]
-  below = tf.clip_by_value(idx - 1, 0, n - 1)
-  above = tf.clip_by_value(idx, 1, n)
-  cdf_lo, cdf_hi = tf.gather(cdf, below, batch_dims=1), tf.gather(cdf, above, batch_dims=1)
-  bin_lo, bin_hi = tf.gather(bins, below, batch_dims=1), tf.gather(bins, above, batch_dims=1)
-  frac = tf.math.divide_no_nan(uniform - cdf_lo, cdf_hi - cdf_lo)
-  return bin_lo + tf.clip_by_value(frac, 0.0, 1.0) * (bin_hi - bin_lo)
-
-
-class QuadratureRenderer(keras.Model):
-  """NeRF-style baseline: the same sigma/colour network architecture used as plain fields, with
-  `num_coarse` stratified + `num_fine` importance samples (one network pair for both passes)."""
-
-  def __init__(self, config=ModelConfig(), background=(0.0, 0.0, 0.0), num_coarse=64,
-               num_fine=128, **kwargs):
-    super().__init__(**kwargs)
-    self.config = config
-    self.background = tf.constant(background, tf.float32)
-    self.num_coarse, self.num_fine = num_coarse, num_fine
-    self.net_sigma = _point_network(config, 1, "none" if config.view_consistent_sigma else "ray",
-                                    "net_sigma")
-    self.net_color = _point_network(config, 3, "ray", "net_color")
-
-  def build_all(self):
-    rays = {"rays_o": tf.zeros([1, 3]), "rays_d": tf.constant([[0.0, 0.0, -1.0]]),
-            "near": tf.ones([1]), "far": tf.ones([1]) * 2}
-    self.render(rays)
-    self.built = True
-    return self
-
-  def _fields(self, rays, t):
-    inputs = _broadcast_rays(rays["rays_o"], rays["rays_d"], t)
-    # The field at the point x = o + t d: Phi's network read as a value, not integrated.
-    return (tf.nn.relu(self.net_sigma(inputs)[..., 0]), tf.sigmoid(self.net_color(inputs)))
-
-  def _render_at(self, rays, t):
-    """Quadrature with samples t [B, S] (sorted): each sample stands for the interval to the
-    next one (the last to far), as NeRF does."""
-    sigma, color = self._fields(rays, t)
-    delta_t = tf.concat([t[:, 1:] - t[:, :-1], rays["far"][:, None] - t[:, -1:]], -1)
-    delta = delta_t * tf.norm(rays["rays_d"], axis=-1, keepdims=True)
-    rgb, depth, opacity, weights = composite(sigma, color, delta, t, self.background)
-    return {"rgb": rgb, "depth": depth, "opacity": opacity}, weights
-
-  def render(self, rays, uniform=None):
-    """Coarse + fine render; `uniform` = (jitter [B, C], u [B, F]) for training, else midpoints."""
-    near, far = rays["near"][:, None], rays["far"][:, None]
-    c, f = self.num_coarse, self.num_fine
-    batch = tf.shape(rays["near"])[0]
-    jitter, u = (tf.fill([batch, c], 0.5), tf.broadcast_to(
-        (tf.range(f, dtype=tf.float32) + 0.5) / f, [batch, f])) if uniform is None else uniform
-    bins = near + (far - near) * tf.linspace(0.0, 1.0, c + 1)[None]      # [B, C + 1]
-    t_coarse = bins[:, :-1] + (bins[:, 1:] - bins[:, :-1]) * jitter
-    coarse, weights = self._render_at(rays, t_coarse)
-    if f == 0:
-      return {**coarse, "coarse_rgb": coarse["rgb"]}
-    t_fine = sample_pdf(bins, tf.stop_gradient(weights), f, u)
-    t_all = tf.sort(tf.concat([t_coarse, tf.stop_gradient(t_fine)], -1), -1)
-    fine, _ = self._render_at(rays, t_all)
-    return {**fine, "coarse_rgb": coarse["rgb"]}
-
-  def evaluations_per_ray(self, num_sections=None):
-    del num_sections
-    return 2 * (self.num_coarse + (self.num_coarse + self.num_fine if self.num_fine else 0))
+def train_and_evaluate(config, workdir, progress=True):
+  """Trains on the configured scene, then reports on its test views. Writes to workdir:
+  config.json, checkpoints/, tb/, metrics.json (test PSNR/SSIM, rays/s and evaluations a ray
+  per N; with time_quadrature, the speed-up over the quadrature renderer), test_views.png
+  (prediction | reference | depth | opacity) and turntable.gif. Returns the metrics dict."""
+  train_views, test_views = load_views(config)
+  if progress:
+    print(f"{train_views.name}: {len(train_views)} training and {len(test_views)} test views "
+          f"of {test_views.height}x{test_views.width}")
+  model, history = train(config, train_views, test_views, workdir, progress=progress)
+  rows, _ = evaluate(model, test_views, config.renderer, config.report_sections)
+  report = {"test": rows, "final_loss": history["final_loss"], "steps": config.steps}
+  if config.time_quadrature and config.renderer == "autoint":
+    # Speed only: the NeRF-style renderer with the same networks (untrained) on the test rays.
+    baseline = make_renderer(dataclasses.replace(config, renderer="quadrature"),
+                             test_views.background).build_all()
+    timing = render_views(baseline, test_views.subset(slice(0, 1)), "quadrature")
+    quad = timing["rays"] / timing["seconds"]
+    report["quadrature_rays_per_second"] = quad
+    report["quadrature_evaluations_per_ray"] = baseline.evaluations_per_ray()
+    for row in rows:
+      row["speedup_over_quadrature"] = row["rays_per_second"] / quad
+  training.write_metrics(workdir, report)
+  out = render_views(model, test_views, config.renderer, config.eval_sections)
+  plots.test_views(out, test_views, os.path.join(workdir, "test_views.png"))
+  if config.turntable_frames and not test_views.ndc:
+    turntable(model, test_views, config, os.path.join(workdir, "turntable.gif"),
+              config.turntable_frames)
+  return report

@@ -4,6 +4,8 @@ NeRF data formats (Blender `transforms_*.json`, LLFF `poses_bounds.npy`, tiny-Ne
 A `Views` holds images [V, H, W, 3] in [0, 1], camera-to-world poses [V, 4, 4] (OpenGL: -z
 forward), the focal length in pixels, near/far bounds and the background colour the images
 were composited on. `ray_batches` turns views into a `tf.data` pipeline of ray batches.
+
+Notation: V views of H x W pixels; R rays (flat); B rays a batch. Rays as in rays.py.
 """
 
 import dataclasses
@@ -14,8 +16,8 @@ from typing import Optional
 import numpy as np
 import tensorflow as tf
 
-from autoint_tf import cameras
-from autoint_tf import radiance
+from autoint_tf import rays as rays_lib
+from autoint_tf import renderers
 
 
 @dataclasses.dataclass
@@ -49,32 +51,25 @@ class Views:
     """All rays of views `index` (default all), flat: dict of rays_o, rays_d [R, 3],
     near, far [R], rgb [R, 3]."""
     views = self if index is None else self.subset(index)
-    rays_o, rays_d = cameras.camera_rays(views.poses, self.height, self.width, self.focal)
-    rays_o, rays_d = rays_o.numpy().reshape(-1, 3), rays_d.numpy().reshape(-1, 3)
-    near, far = self.near, self.far
-    if self.ndc:
-      rays_o, rays_d = (np.asarray(a) for a in ndc_rays(self.height, self.width, self.focal, 1.0,
-                                                         rays_o, rays_d))
-      near, far = 0.0, 1.0
-    count = len(rays_o)
-    return {"rays_o": rays_o.astype(np.float32), "rays_d": rays_d.astype(np.float32),
-            "near": np.full([count], near, np.float32), "far": np.full([count], far, np.float32),
-            "rgb": views.images.reshape(-1, 3).astype(np.float32)}
+    rays_o, rays_d = rays_lib.camera_rays(views.poses, self.height, self.width, self.focal)
+    rays_o, rays_d = tf.reshape(rays_o, [-1, 3]), tf.reshape(rays_d, [-1, 3])
+    count = int(rays_o.shape[0])
+    out = rays_lib.scene_rays(rays_o, rays_d, tf.fill([count], float(self.near)),
+                              tf.fill([count], float(self.far)), self.ndc_camera)
+    out = {k: v.numpy().astype(np.float32) for k, v in out.items()}
+    out["rgb"] = views.images.reshape(-1, 3).astype(np.float32)
+    return out
 
+  @property
+  def ndc_camera(self):
+    """(height, width, focal) for NDC rays (forward-facing scenes), else None."""
+    return (self.height, self.width, self.focal) if self.ndc else None
 
-def ndc_rays(height, width, focal, near, rays_o, rays_d):
-  """NeRF's forward-facing NDC warp (camera at the origin looking down -z; the plane z = -near
-  maps to NDC z = -1). Image width goes with x and height with y (the official AutoInt code
-  swapped them)."""
-  t = -(near + rays_o[..., 2]) / rays_d[..., 2]
-  rays_o = rays_o + t[..., None] * rays_d
-  ox, oy, oz = rays_o[..., 0], rays_o[..., 1], rays_o[..., 2]
-  dx, dy, dz = rays_d[..., 0], rays_d[..., 1], rays_d[..., 2]
-  o = tf.stack([-focal / (width / 2) * ox / oz, -focal / (height / 2) * oy / oz,
-                1 + 2 * near / oz], -1)
-  d = tf.stack([-focal / (width / 2) * (dx / dz - ox / oz),
-                -focal / (height / 2) * (dy / dz - oy / oz), -2 * near / oz], -1)
-  return o, d
+  def context(self):
+    """What a model trained on these views needs to know at render time (JSON-able)."""
+    return {"background": [float(c) for c in self.background], "near": float(self.near),
+            "far": float(self.far), "ndc": bool(self.ndc), "height": self.height,
+            "width": self.width, "focal": float(self.focal)}
 
 
 def ray_batches(views, batch_size, seed=0, start_step=0):
@@ -93,15 +88,11 @@ def ray_batches(views, batch_size, seed=0, start_step=0):
     view = tf.random.stateless_uniform([batch_size], seed_v, 0, v, tf.int32)
     pix = tf.random.stateless_uniform([batch_size], seed_v + 7, 0, h * w, tf.int32)
     row, col = pix // w, pix % w
-    rays_o, rays_d = cameras.pixel_rays(tf.gather(poses, view), tf.stack(
+    rays_o, rays_d = rays_lib.pixel_rays(tf.gather(poses, view), tf.stack(
         [tf.cast(col, tf.float32), tf.cast(row, tf.float32)], -1), views.focal, h, w)
-    near, far = views.near, views.far
-    if views.ndc:
-      rays_o, rays_d = ndc_rays(h, w, views.focal, 1.0, rays_o, rays_d)
-      near, far = 0.0, 1.0
-    return {"rays_o": rays_o, "rays_d": rays_d, "near": tf.fill([batch_size], near),
-            "far": tf.fill([batch_size], far),
-            "rgb": tf.gather_nd(images, tf.stack([view, row, col], -1)), "index": index}
+    out = rays_lib.scene_rays(rays_o, rays_d, tf.fill([batch_size], float(views.near)),
+                              tf.fill([batch_size], float(views.far)), views.ndc_camera)
+    return {**out, "rgb": tf.gather_nd(images, tf.stack([view, row, col], -1)), "index": index}
 
   return (tf.data.Dataset.counter(start_step).map(batch, num_parallel_calls=tf.data.AUTOTUNE)
           .prefetch(tf.data.AUTOTUNE))
@@ -144,7 +135,7 @@ def reference_render(scene, rays, num_samples=512, background=(0.0, 0.0, 0.0), c
     t = near + (far - near) * (tf.range(num_samples, dtype=tf.float64) + 0.5) / num_samples
     sigma, colour = scene.fields(o[:, None] + t[..., None] * d[:, None])
     delta = (far - near) / num_samples * tf.norm(d, axis=-1, keepdims=True) * tf.ones_like(t)
-    rgb, depth, opacity, _ = radiance.composite(sigma, colour, delta, t,
+    rgb, depth, opacity, _ = renderers.composite(sigma, colour, delta, t,
                                                 tf.constant(background, tf.float64))
     outs.append((rgb.numpy(), depth.numpy(), opacity.numpy()))
   return {k: np.concatenate([o[j] for o in outs]).astype(np.float32)
@@ -166,8 +157,8 @@ def procedural_views(num_train=40, num_test=8, size=32, scene=BlobScene(), radiu
     ref = reference_render(scene, rays, background=background)
     return dataclasses.replace(tmp, images=ref["rgb"].reshape(-1, size, size, 3),
                                depth=ref["depth"].reshape(-1, size, size))
-  train = cameras.orbit_poses(num_train, radius, elevations_deg=(-30, -10, 10, 30, 50), turns=3)
-  test = cameras.orbit_poses(num_test, radius, elevations_deg=(20, 0, 40, -20), turns=1,
+  train = rays_lib.orbit_poses(num_train, radius, elevations_deg=(-30, -10, 10, 30, 50), turns=3)
+  test = rays_lib.orbit_poses(num_test, radius, elevations_deg=(20, 0, 40, -20), turns=1,
                              phase_deg=22.5)
   return views(train, "blobs/train"), views(test, "blobs/test")
 

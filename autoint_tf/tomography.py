@@ -14,6 +14,7 @@ Notation:
 import dataclasses
 
 import numpy as np
+import tensorflow as tf
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,6 +57,28 @@ class Lines:
     return rho, theta
 
 
+def canonical_segments(start, end):
+  """TF version of `lines_through(start, end - start).canonical()` for serving graphs: the
+  segments from `start` to `end` [B, 2] as canonical lines (direction (-sin theta, cos theta),
+  theta in [0, pi)), each integrated from its lower to its upper t whichever end came first.
+
+  Returns:
+    dict of rho [B], theta [B], normal [B, 2], direction [B, 2], origin [B, 2] (= rho normal,
+    the foot point), t0 <= t1 [B] (the segment's ends along the direction).
+  """
+  u = (end - start) / tf.norm(end - start, axis=-1, keepdims=True)
+  theta = tf.atan2(-u[:, 0], u[:, 1])  # the normal (u_y, -u_x) has angle theta
+  theta = tf.where(theta < 0, theta + np.pi, theta)
+  theta = tf.where(theta >= np.pi, theta - np.pi, theta)
+  normal = tf.stack([tf.cos(theta), tf.sin(theta)], -1)
+  direction = tf.stack([-tf.sin(theta), tf.cos(theta)], -1)
+  rho = tf.reduce_sum(start * normal, -1)
+  ta = tf.reduce_sum(start * direction, -1)
+  tb = tf.reduce_sum(end * direction, -1)
+  return {"rho": rho, "theta": theta, "normal": normal, "direction": direction,
+          "origin": rho[:, None] * normal, "t0": tf.minimum(ta, tb), "t1": tf.maximum(ta, tb)}
+
+
 def lines_through(points, directions, radius=1.0):
   """Lines through `points` along `directions` ([..., 2] each), as chords of the FOV circle.
 
@@ -77,7 +100,7 @@ def lines_through(points, directions, radius=1.0):
   return Lines(origin, u, -half, half)
 
 
-def parallel_beam(angles, num_detectors, radius=1.0, spacing=None):
+def parallel_beam_lines(angles, num_detectors, radius=1.0, spacing=None):
   """Parallel-beam lines [A, N]: offsets rho at detector-pixel centres, centred on 0.
 
   Args:
@@ -110,13 +133,13 @@ def fan_beam_endpoints(angles, source_origin, source_detector, pixel_size, num_d
   return source, detector
 
 
-def fan_beam(angles, source_origin, source_detector, pixel_size, num_detectors, radius=1.0):
+def fan_beam_lines(angles, source_origin, source_detector, pixel_size, num_detectors, radius=1.0):
   """Fan-beam lines [A, N] from each source position to each detector-pixel centre."""
   if not source_origin > radius:
-    raise ValueError(f"fan_beam: the source (distance {source_origin}) must lie outside the "
+    raise ValueError(f"fan_beam_lines: the source (distance {source_origin}) must lie outside the "
                      f"field of view (radius {radius}).")
   if not source_detector > source_origin:
-    raise ValueError("fan_beam: source_detector must exceed source_origin (the detector is "
+    raise ValueError("fan_beam_lines: source_detector must exceed source_origin (the detector is "
                      f"beyond the centre); got {source_detector} <= {source_origin}.")
   source, detector = fan_beam_endpoints(angles, source_origin, source_detector, pixel_size,
                                         num_detectors)

@@ -1,5 +1,8 @@
 """Toy integration jobs (AutoInt, Sec. 4.1): fit a grad network to f, integrate with Phi.
 
+Training runs on the engine (training.fit): batch k of samples is drawn from the pool by
+(seed, k), so a resumed run continues exactly.
+
 Notation:
   x: [N, d] sample positions in the box [lower, upper]^d (d = 1 or 2).
   f: [N, 1] integrand values; F: closed-form antiderivative (d = 1) or the function whose
@@ -8,18 +11,16 @@ Notation:
 """
 
 import dataclasses
-import math
 import os
 import time
 
-import keras
 import numpy as np
 import scipy.special
 import tensorflow as tf
 
 from autoint_tf import fields
 from autoint_tf import grad_net
-from autoint_tf import io_utils
+from autoint_tf import plots
 from autoint_tf import training
 
 _VARIABLES = ("x", "y", "z")
@@ -97,20 +98,23 @@ def samples_integrand(path):
 
 
 @dataclasses.dataclass(frozen=True)
-class ToyConfig:
+class Config(training.LoopConfig):
+  """A toy run: the integrand, Phi and (inherited) the training loop."""
+  steps: int = 5000                # training steps
+  learning_rate: float = 5e-4      # Adam (amsgrad), as the official code
+  lr_schedule: str = "cosine"      # cosine decay down to final_lr_fraction
+  amsgrad: bool = True
+  clipnorm: float = 1.0            # global gradient-norm clip (guards against loss spikes)
+  checkpoint_every: int = 1000
   integrand: str = "poly"          # name in INTEGRANDS, or "expression" / "samples"
   expression: str = ""             # numpy expression of x when integrand == "expression"
   samples_path: str = ""           # .npy [N, 2] (x, f) rows when integrand == "samples"
   lower: float = -1.0              # domain [lower, upper] (per axis for d = 2)
-  upper: float = 2.0
+  upper: float = 2.0               # domain upper bound (per axis for d = 2)
   depth: int = 4                   # hidden layers of Phi
   width: int = 128                 # hidden units of Phi
   activation: str = "swish"        # see fields.ACTIVATIONS
   num_frequencies: int = 4         # normalized PE octaves
-  learning_rate: float = 5e-4      # Adam (amsgrad), as the official code
-  clipnorm: float = 1.0            # global gradient-norm clip (guards against loss spikes)
-  final_lr_fraction: float = 0.05  # cosine decay of the learning rate down to this fraction
-  steps: int = 5000                # training steps
   batch_size: int = 256            # samples a step
   sample_margin: float = 0.05      # closed-form integrands: also train this fraction of the
                                    # domain width beyond each edge (edges become interior)
@@ -118,7 +122,8 @@ class ToyConfig:
                                    # 3000-point grid (the paper used 12)
   mode: str = "auto"               # grad-network mode, see grad_net.MODES
   num_eval_intervals: int = 1000   # random sub-intervals (boxes) for the error report
-  seed: int = 0
+
+
 
 
 def make_integrand(config):
@@ -159,26 +164,47 @@ def training_points(config, integrand, rng):
   return x.astype(np.float32), np.asarray(f, np.float32).reshape(-1, 1)
 
 
-def make_train_step(grad, optimizer, x_pool, f_pool, batch_size):
-  """A compiled step: MSE between the grad network and f on a batch drawn from the pool."""
-  variables = grad.trainable_variables
-  x_pool, f_pool = tf.constant(x_pool), tf.constant(f_pool)
-  n = x_pool.shape[0]
+def make_model(config, context):
+  """The integral network Phi of a run with its weights created (training.restore fills them).
+  context: {"dims": d}."""
+  d = int(context["dims"])
+  phi = make_integral_network(config, d)
+  phi(_as_inputs(np.zeros((1, d), np.float32)))
+  return phi
 
-  @tf.function(jit_compile=False)
-  def step():
-    if batch_size >= n:
-      x, f = x_pool, f_pool
-    else:
-      idx = tf.random.uniform([batch_size], 0, n, dtype=tf.int32)
-      x, f = tf.gather(x_pool, idx), tf.gather(f_pool, idx)
-    with tf.GradientTape() as tape:
-      loss = tf.reduce_mean(tf.square(grad(_as_inputs(x)) - f))
-    grads = training.gradients(tape, loss, variables)
-    optimizer.apply_gradients(zip(grads, variables))
-    return loss
 
-  return step
+class Task(training.Task):
+  """Fit the grad network to f: MSE on batches drawn from the pool of training points."""
+  examples = "samples"
+
+  def __init__(self, config, integrand, x_pool, f_pool):
+    self.config, self.dims = config, integrand.dims
+    self.name = f"fit {config.integrand}"
+    self.x_pool, self.f_pool = x_pool, f_pool
+    self.global_batch_size = min(config.batch_size, len(x_pool))
+
+  def build_model(self):
+    phi = make_model(self.config, {"dims": self.dims})
+    self.grad = grad_net.GradNetwork(phi, variables=_VARIABLES[:self.dims], mode=self.config.mode,
+                                     name="grad")
+    return phi
+
+  def dataset(self, start_step):
+    x_pool, f_pool = tf.constant(self.x_pool), tf.constant(self.f_pool)
+    n, b, seed = len(self.x_pool), self.global_batch_size, self.config.seed
+
+    def batch(index):
+      if b >= n:
+        return {"x": x_pool, "f": f_pool}
+      idx = tf.random.stateless_uniform([b], tf.stack([tf.cast(seed, tf.int64), index]), 0, n,
+                                        tf.int32)
+      return {"x": tf.gather(x_pool, idx), "f": tf.gather(f_pool, idx)}
+
+    return tf.data.Dataset.counter(start_step).map(batch).prefetch(tf.data.AUTOTUNE)
+
+  def loss(self, model, batch):
+    del model
+    return tf.reduce_mean(tf.square(self.grad(_as_inputs(batch["x"])) - batch["f"]), -1), None
 
 
 def random_boxes(config, dims, n, rng):
@@ -228,90 +254,42 @@ def evaluate(phi, config, integrand, rng):
 def plot(phi, grad, config, integrand, points, path):
   """Integrand vs grad network and antiderivative vs integral network (d = 1),
   or f and the grad network as images (d = 2)."""
-  import matplotlib  # pylint: disable=g-import-not-at-top
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
   if integrand.dims == 1:
     x = np.linspace(config.lower, config.upper, 3000)[:, None].astype(np.float32)
-    fx, Fx = integrand.f(x[:, 0]), integrand.F(x[:, 0])
-    g = grad(_as_inputs(x)).numpy()[:, 0]
-    p = phi(_as_inputs(x)).numpy()[:, 0]
-    p = p - p[0] + Fx[0]  # the constant of integration is arbitrary
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    axes[0].plot(x, fx, "k", lw=2, label="integrand f")
-    axes[0].plot(x, g, "r--", label="grad network dPhi/dx")
-    if len(points[0]) <= 200:
-      axes[0].plot(points[0], points[1], "bo", ms=4, label="training samples")
-    axes[1].plot(x, Fx, "k", lw=2, label="antiderivative F")
-    axes[1].plot(x, p, "r--", label="integral network Phi (shifted)")
-    for ax in axes:
-      ax.legend()
-      ax.set_xlabel("x")
-    fig.suptitle(f"AutoInt 1D: {config.integrand}")
-  else:
-    n = 128
-    grid = np.linspace(config.lower, config.upper, n)
-    mesh = np.stack(np.meshgrid(grid, grid), -1).reshape(-1, 2).astype(np.float32)
-    fx = integrand.f(mesh).reshape(n, n)
-    g = grad(_as_inputs(mesh)).numpy().reshape(n, n)
-    fig, axes = plt.subplots(1, 3, figsize=(14, 4))
-    ext = [config.lower, config.upper, config.lower, config.upper]
-    for ax, img, title in zip(axes, (fx, g, np.abs(g - fx)),
-                              ("integrand f", "grad network d2Phi/dxdy", "|error|")):
-      im = ax.imshow(img, origin="lower", extent=ext)
-      ax.set_title(title)
-      fig.colorbar(im, ax=ax)
-  io_utils.save_figure(fig, path)
+    plots.integrand_1d(x[:, 0], integrand.f(x[:, 0]), grad(_as_inputs(x)).numpy()[:, 0],
+                       integrand.F(x[:, 0]), phi(_as_inputs(x)).numpy()[:, 0], points,
+                       f"AutoInt 1D: {config.integrand}", path)
+    return
+  n = 128
+  grid = np.linspace(config.lower, config.upper, n)
+  mesh = np.stack(np.meshgrid(grid, grid), -1).reshape(-1, 2).astype(np.float32)
+  fx = integrand.f(mesh).reshape(n, n)
+  g = grad(_as_inputs(mesh)).numpy().reshape(n, n)
+  plots.images_side_by_side((fx, g, np.abs(g - fx)),
+                            ("integrand f", "grad network d2Phi/dxdy", "|error|"),
+                            [config.lower, config.upper, config.lower, config.upper], path)
 
 
 def train_and_evaluate(config, workdir, progress=True):
-  """Trains the grad network on the integrand, evaluates box integrals, writes outputs.
+  """Trains the grad network on the integrand (resuming from workdir), evaluates box integrals
+  and writes config.json, checkpoints/, tb/, metrics.json and plot.png to workdir.
 
-  Writes to workdir: config.json, metrics.json, phi.keras, plot.png, TensorBoard logs.
   Returns the metrics dict.
   """
-  from tqdm import tqdm  # pylint: disable=g-import-not-at-top
   fields.check_activation(config.activation)
   if not config.lower < config.upper:
     raise ValueError(f"The domain needs lower < upper, got [{config.lower}, {config.upper}].")
   integrand = make_integrand(config)
-  os.makedirs(workdir, exist_ok=True)
-  io_utils.write_json(os.path.join(workdir, "config.json"), config)
   rng = np.random.default_rng(config.seed)
-  keras.utils.set_random_seed(config.seed)
-  d = integrand.dims
-  phi = make_integral_network(config, d)
-  grad = grad_net.GradNetwork(phi, variables=_VARIABLES[:d], mode=config.mode, name="grad")
-  grad(_as_inputs(np.zeros((1, d), np.float32)))
-  schedule = keras.optimizers.schedules.CosineDecay(
-      config.learning_rate, max(config.steps, 1), alpha=config.final_lr_fraction)
-  optimizer = keras.optimizers.Adam(schedule, amsgrad=True, global_clipnorm=config.clipnorm)
   x_pool, f_pool = training_points(config, integrand, rng)
-  step = make_train_step(grad, optimizer, x_pool, f_pool, config.batch_size)
-  writer = tf.summary.create_file_writer(os.path.join(workdir, "tb"))
+  training.write_run(workdir, "toy", config, {"dims": integrand.dims})
+  task = Task(config, integrand, x_pool, f_pool)
   start = time.time()
-  bar = tqdm(range(config.steps), disable=not progress, desc=f"fit {config.integrand}",
-             unit="step", mininterval=0.5)
-  loss = float("nan")
-  for i in bar:
-    loss = step()
-    if i % 100 == 0 or i == config.steps - 1:
-      loss = float(loss)
-      if not math.isfinite(loss):
-        raise FloatingPointError(f"The loss became {loss} at step {i}; lower "
-                                 f"--learning_rate (now {config.learning_rate}).")
-      bar.set_postfix(loss=f"{loss:.3g}")
-      with writer.as_default(step=i):
-        tf.summary.scalar("loss", loss)
+  phi, history = training.fit(task, config, workdir, progress=progress)
   metrics = evaluate(phi, config, integrand, rng)
-  metrics.update(final_loss=float(loss), train_seconds=time.time() - start, steps=config.steps)
-  with writer.as_default(step=config.steps):
-    for k in ("max_error_over_range_volume", "mean_error_over_range_volume"):
-      tf.summary.scalar(f"eval/{k}", metrics[k])
-  writer.close()
-  io_utils.write_json(os.path.join(workdir, "metrics.json"), metrics)
-  with io_utils.atomic_path(os.path.join(workdir, "phi.keras")) as tmp:
-    fields.as_model(phi, {v: 1 for v in _VARIABLES[:d]}).save(tmp)
-  plot(phi, grad, config, integrand, (x_pool[:, 0], f_pool[:, 0]),
+  metrics.update(final_loss=history["final_loss"], train_seconds=time.time() - start,
+                 steps=config.steps)
+  training.write_metrics(workdir, metrics)
+  plot(phi, task.grad, config, integrand, (x_pool[:, 0], f_pool[:, 0]),
        os.path.join(workdir, "plot.png"))
   return metrics

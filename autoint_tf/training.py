@@ -1,8 +1,175 @@
-"""Training utilities shared by the jobs (toy, tomography, radiance)."""
+"""The one training engine of every application (toy integrals, CT, volume rendering), the
+workdir format of a run, and `restore(workdir)`.
 
+Notation:
+  step: optimizer steps done. Logs, summaries and checkpoints use it 1-based: what is logged
+    at step s is the loss of the s-th step, `ckpt-s` holds the weights after s steps.
+  batch k: the k-th global batch of a task's `dataset(start_step)`; it must be a pure function
+    of (seed, start_step + k), so that resuming at a step continues the same sequence and a
+    batch does not depend on how it is split over replicas.
+
+An application supplies a `Task` (its model, its per-example loss, its evaluation); `fit` owns
+everything else: the tf.distribute strategy (default, MirroredStrategy, MultiWorkerMirroredStrategy
+from TF_CONFIG), the `strategy.run` loop over the distributed dataset, the learning-rate
+schedule, checkpoints with exact resume (a damaged newest checkpoint falls back to the newest
+intact one, with a warning), the NaN/inf stop that keeps the last good checkpoint, TensorBoard
+scalars and images, the progress bar and periodic evaluation.
+
+Why not Keras `fit`: Keras 3 `fit` fails under MultiWorkerMirroredStrategy
+(keras-team/keras#20585), and a `train_step` shared by `fit` and a custom loop would mean two
+loops whose checkpoints, resume and NaN handling must be kept equal. One loop that works under
+every strategy is simpler; Keras callbacks are not supported (TensorBoard summaries and the
+metrics files cover what they were used for here).
+
+Workdir of a run (every application):
+  config.json   {"application", "config" (the resolved dataclass), "context" (what the data
+                told the model, e.g. near/far, the scan geometry)}; written by `write_run`.
+  checkpoints/  tf.train.CheckpointManager: every weight by name, optimizer, step, last loss.
+  tb/           TensorBoard summaries.
+  metrics.json  the application's final report (`write_metrics`).
+"""
+
+import dataclasses
+import importlib
+import json
+import math
+import os
 import re
+import tempfile
+import time
+import warnings
 
+import keras
+import numpy as np
 import tensorflow as tf
+
+from autoint_tf import io_utils
+
+STRATEGIES = ("default", "mirrored", "multiworker")
+LR_SCHEDULES = ("constant", "cosine", "exponential")
+APPLICATIONS = ("toy", "ct", "radiance")
+
+
+@dataclasses.dataclass(frozen=True)
+class LoopConfig:
+  """Options of the training loop; every application config extends it."""
+  steps: int = 1000                 # optimizer steps
+  learning_rate: float = 1e-3       # peak Adam learning rate
+  lr_schedule: str = "constant"     # constant, cosine (down to final_lr_fraction) or exponential
+  lr_decay_steps: int = 0           # exponential: lr x lr_decay_rate every lr_decay_steps
+  lr_decay_rate: float = 0.2        # exponential: the factor applied every lr_decay_steps
+  final_lr_fraction: float = 0.05   # cosine: the last step's lr as a fraction of the peak
+  warmup_steps: int = 0             # linear warm-up from 0 over this many steps
+  amsgrad: bool = False             # Adam's amsgrad variant (the official AutoInt code uses it)
+  clipnorm: float = 0.0             # global gradient-norm clip (0: off)
+  log_every: int = 100              # steps between loss logs (progress bar, TensorBoard)
+  eval_every: int = 0               # steps between evaluations (0: at the end only)
+  checkpoint_every: int = 250       # steps between checkpoints
+  strategy: str = "default"         # default, mirrored (GPUs of one host), multiworker (TF_CONFIG)
+  seed: int = 0                     # weights and every batch are functions of (seed, step)
+
+
+class Task:
+  """What an application gives `fit`. Subclasses set `name`, `global_batch_size` and
+  `examples` (what a batch row is, e.g. "rays"), and implement the methods below."""
+  name = "train"
+  global_batch_size = 1
+  examples = "examples"
+
+  def build_model(self):
+    """The model to train and checkpoint, with every weight created (called in the strategy's
+    scope)."""
+    raise NotImplementedError
+
+  def dataset(self, start_step):
+    """A tf.data.Dataset of global batches; batch k a pure function of (seed, start_step + k)."""
+    raise NotImplementedError
+
+  def loss(self, model, batch):
+    """(per-example losses [B] of this replica's batch, an extra scalar loss or None)."""
+    raise NotImplementedError
+
+  def log_metrics(self, loss):
+    """Extra scalars derived from the mean training loss (e.g. PSNR), for logs."""
+    del loss
+    return {}
+
+  def evaluate(self, model, step):
+    """(scalars dict, images dict [N, H, W, C] in [0, 1]) at an evaluation step (chief only)."""
+    del model, step
+    return {}, {}
+
+
+def learning_rate_schedule(config):
+  """The learning rate as a function of the step (a Keras schedule or a float)."""
+  if config.lr_schedule not in LR_SCHEDULES:
+    raise ValueError(f"Unknown lr_schedule {config.lr_schedule!r}: choose one of {LR_SCHEDULES}.")
+  if config.lr_schedule == "constant" and not config.warmup_steps:
+    return config.learning_rate
+  if config.lr_schedule == "exponential" and config.lr_decay_steps <= 0:
+    raise ValueError("lr_schedule='exponential' needs lr_decay_steps > 0.")
+  return _Schedule(config.learning_rate, config.lr_schedule, max(config.steps, 1),
+                   config.lr_decay_steps, config.lr_decay_rate, config.final_lr_fraction,
+                   config.warmup_steps)
+
+
+class _Schedule(keras.optimizers.schedules.LearningRateSchedule):
+  """Linear warm-up, then constant, cosine or exponential decay."""
+
+  def __init__(self, peak, kind, steps, decay_steps, decay_rate, final_fraction, warmup):
+    self.peak, self.kind, self.steps = peak, kind, steps
+    self.decay_steps, self.decay_rate = decay_steps, decay_rate
+    self.final_fraction, self.warmup = final_fraction, warmup
+
+  def __call__(self, step):
+    step = tf.cast(step, tf.float32)
+    if self.kind == "cosine":
+      progress = tf.minimum(step / self.steps, 1.0)
+      decayed = self.final_fraction + (1 - self.final_fraction) * 0.5 * (
+          1 + tf.cos(np.pi * progress))
+    elif self.kind == "exponential":
+      decayed = tf.pow(self.decay_rate, step / self.decay_steps)
+    else:
+      decayed = tf.ones_like(step)
+    warm = tf.minimum((step + 1) / self.warmup, 1.0) if self.warmup else 1.0
+    return self.peak * decayed * warm
+
+  def get_config(self):
+    return {"peak": self.peak, "kind": self.kind, "steps": self.steps,
+            "decay_steps": self.decay_steps, "decay_rate": self.decay_rate,
+            "final_fraction": self.final_fraction, "warmup": self.warmup}
+
+
+def make_strategy(name):
+  """The tf.distribute strategy called `name` (one of STRATEGIES)."""
+  if name == "default":
+    return tf.distribute.get_strategy()
+  if name == "mirrored":
+    return tf.distribute.MirroredStrategy()
+  if name == "multiworker":
+    if "TF_CONFIG" not in os.environ:
+      raise ValueError("--strategy=multiworker needs TF_CONFIG (cluster and task) in the "
+                       "environment of every worker.")
+    return tf.distribute.MultiWorkerMirroredStrategy()
+  raise ValueError(f"Unknown strategy {name!r}: choose one of {STRATEGIES}.")
+
+
+def is_chief(strategy):
+  """True on the one worker that writes checkpoints, summaries and reports."""
+  resolver = getattr(strategy, "cluster_resolver", None)
+  if resolver is None or not resolver.task_type:
+    return True
+  return resolver.task_type == "chief" or (resolver.task_type == "worker" and
+                                           resolver.task_id == 0 and
+                                           "chief" not in resolver.cluster_spec().as_dict())
+
+
+def distribute(strategy, dataset):
+  """`dataset` of global batches split over the strategy's replicas (each worker of a
+  MultiWorkerMirroredStrategy takes its share of every batch: DATA sharding)."""
+  options = tf.data.Options()
+  options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+  return strategy.experimental_distribute_dataset(dataset.with_options(options))
 
 
 def gradients(tape, loss, variables):
@@ -25,3 +192,206 @@ def named_variables(model):
   """
   return {f"{i:03d}_{re.sub(r'[^A-Za-z0-9_]', '_', v.name)}": v
           for i, v in enumerate(model.weights)}
+
+
+def restore_checkpoint(checkpoint, manager, log=print, partial=False):
+  """Restores the newest intact checkpoint of `manager` into `checkpoint`; returns its path
+  (None: there is none). A damaged newer checkpoint is skipped with a warning naming it.
+  `partial`: `checkpoint` tracks only some of what was saved (e.g. the weights, for serving).
+
+  Raises:
+    ValueError: every checkpoint is damaged (the run is not silently restarted).
+  """
+  candidates = list(reversed(manager.checkpoints))
+  latest = manager.latest_checkpoint
+  if latest and latest not in candidates:
+    candidates.insert(0, latest)
+  errors = []
+  for path in candidates:
+    try:
+      status = checkpoint.restore(path)
+      (status.expect_partial() if partial else status).assert_existing_objects_matched()
+    except Exception as e:  # pylint: disable=broad-except (unreadable for any reason: try older)
+      message = getattr(e, "message", str(e)).splitlines()[0]
+      errors.append(f"{path}: {message}")
+      warnings.warn(f"Checkpoint {path} is damaged ({message}); trying an older one.")
+      continue
+    if errors:
+      log(f"Resuming from {path}, the newest intact checkpoint (skipped: {len(errors)}).")
+    return path
+  if errors:
+    raise ValueError("Every checkpoint in the run is damaged; move the checkpoints directory "
+                     "away to start again:\n  " + "\n  ".join(errors))
+  return None
+
+
+def fit(task, config, workdir, strategy=None, progress=True):
+  """Trains `task.build_model()` for `config.steps` steps; resumes from `workdir/checkpoints`.
+
+  Args:
+    task: a `Task`.
+    config: a `LoopConfig` (or an application config extending it).
+    workdir: the run's directory (checkpoints/, tb/).
+    strategy: a tf.distribute strategy (default: `make_strategy(config.strategy)`).
+  Returns:
+    (model, history): history has loss [(step, loss)], eval [(step, scalars)], start_step,
+    optimizer_iterations_at_start, final_loss (the last logged loss, kept in the checkpoint).
+  Raises:
+    FloatingPointError: the loss became NaN or inf (the last good checkpoint is kept).
+  """
+  from tqdm import tqdm  # pylint: disable=g-import-not-at-top
+  strategy = strategy or make_strategy(config.strategy)
+  keras.utils.set_random_seed(config.seed)
+  replicas = strategy.num_replicas_in_sync
+  if task.global_batch_size % replicas:
+    raise ValueError(f"The batch of {task.global_batch_size} {task.examples} must be divisible "
+                     f"by the {replicas} replicas.")
+  with strategy.scope():
+    model = task.build_model()
+    optimizer = keras.optimizers.Adam(learning_rate_schedule(config), amsgrad=config.amsgrad,
+                                      global_clipnorm=config.clipnorm or None)
+    optimizer.build(model.trainable_variables)
+    step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+    last_loss = tf.Variable(float("nan"), dtype=tf.float32, trainable=False, name="last_loss")
+  chief = is_chief(strategy)
+  say = print if progress and chief else (lambda *a: None)
+  ckpt_dir = os.path.join(workdir, "checkpoints") if chief else tempfile.mkdtemp()
+  ckpt = tf.train.Checkpoint(weights=named_variables(model), optimizer=optimizer, step=step,
+                             last_loss=last_loss)
+  manager = tf.train.CheckpointManager(ckpt, ckpt_dir, max_to_keep=3)
+  restored = restore_checkpoint(ckpt, manager, say)
+  start = int(step.numpy())
+  if restored:
+    say(f"Resumed from {restored} at step {start}.")
+  history = {"loss": [], "eval": [], "start_step": start,
+             "optimizer_iterations_at_start": int(optimizer.iterations.numpy())}
+  iterator = iter(distribute(strategy, task.dataset(start)))
+  variables = model.trainable_variables
+
+  def replica_step(batch):
+    with tf.GradientTape() as tape:
+      per_example, extra = task.loss(model, batch)
+      loss = tf.nn.compute_average_loss(per_example, global_batch_size=task.global_batch_size)
+      if extra is not None:
+        loss += tf.nn.scale_regularization_loss(extra)
+    optimizer.apply_gradients(zip(gradients(tape, loss, variables), variables))
+    return loss
+
+  @tf.function(jit_compile=False)
+  def train_step(it):
+    loss = strategy.reduce(tf.distribute.ReduceOp.SUM,
+                           strategy.run(replica_step, args=(next(it),)), axis=None)
+    step.assign_add(1)
+    return loss
+
+  writer = (tf.summary.create_file_writer(os.path.join(workdir, "tb")) if chief
+            else tf.summary.create_noop_writer())
+  bar = tqdm(range(start, config.steps), initial=start, total=config.steps, unit="step",
+             disable=not (progress and chief), desc=task.name, mininterval=1.0)
+  tick, done = time.perf_counter(), 0
+  with writer.as_default():
+    for i in bar:
+      s = i + 1  # steps done after this one
+      loss = train_step(iterator)
+      done += task.global_batch_size
+      log = s % config.log_every == 0 or s == config.steps
+      save = s % config.checkpoint_every == 0 or s == config.steps
+      if log or save:  # (no checkpoint is written without this check)
+        loss = float(loss)
+        if not math.isfinite(loss):
+          raise FloatingPointError(
+              f"The loss became {loss} at step {s}; training stopped. The last good checkpoint "
+              f"({manager.latest_checkpoint}) is kept: lower --learning_rate and rerun to "
+              "resume from it.")
+        last_loss.assign(loss)
+      if log:
+        now = time.perf_counter()
+        rate = done / max(now - tick, 1e-9)
+        tick, done = now, 0
+        extra = task.log_metrics(loss)
+        history["loss"].append((s, loss))
+        tf.summary.scalar("train/loss", loss, step=s)
+        tf.summary.scalar(f"train/{task.examples}_per_second", rate, step=s)
+        for k, v in extra.items():
+          tf.summary.scalar(f"train/{k}", v, step=s)
+        bar.set_postfix(loss=f"{loss:.4g}", **{k: f"{v:.4g}" for k, v in extra.items()},
+                        **{f"{task.examples}_s": f"{rate:.0f}"})
+      if save:
+        manager.save(checkpoint_number=s)
+      if chief and ((config.eval_every and s % config.eval_every == 0) or s == config.steps):
+        scalars, images = task.evaluate(model, s)
+        history["eval"].append((s, scalars))
+        for k, v in scalars.items():
+          tf.summary.scalar(f"eval/{k}", v, step=s)
+        for k, v in images.items():
+          tf.summary.image(f"eval/{k}", v, step=s)
+  writer.flush()
+  final = float(last_loss.numpy())
+  history["final_loss"] = None if math.isnan(final) else final
+  return model, history
+
+
+# ---------------------------------------------------------------------------------------------
+# The workdir of a run.
+
+@dataclasses.dataclass
+class Run:
+  """A trained run rebuilt from its workdir."""
+  application: str      # toy, ct or radiance
+  config: object        # the application's config dataclass
+  context: dict         # what the data told the model (e.g. near/far, scan geometry)
+  model: object         # the trained model (weights of `checkpoint`)
+  checkpoint: str       # the checkpoint the weights came from
+
+
+def write_run(workdir, application, config, context):
+  """Writes workdir/config.json: the application, its resolved config and the data context."""
+  if application not in APPLICATIONS:
+    raise ValueError(f"Unknown application {application!r}: one of {APPLICATIONS}.")
+  io_utils.write_json(os.path.join(workdir, "config.json"),
+                      {"application": application, "config": dataclasses.asdict(config),
+                       "context": context})
+
+
+def write_metrics(workdir, metrics):
+  io_utils.write_json(os.path.join(workdir, "metrics.json"), metrics)
+
+
+def read_run(workdir):
+  """(application, config dataclass, context) of a run's config.json."""
+  path = os.path.join(workdir, "config.json")
+  if not os.path.exists(path):
+    raise FileNotFoundError(f"{path!r} is missing: {workdir!r} is not the workdir of a "
+                            "train.integrate / train.tomography / train.radiance run.")
+  try:
+    with open(path) as f:
+      saved = json.load(f)
+    application = saved["application"]
+    module = importlib.import_module(f"autoint_tf.{application}")
+    known = {f.name for f in dataclasses.fields(module.Config)}
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in saved["config"].items()
+              if k in known}
+    return application, module.Config(**values), saved.get("context", {})
+  except (json.JSONDecodeError, KeyError, TypeError, ModuleNotFoundError) as e:
+    raise ValueError(f"Malformed {path!r} ({e!r}): it needs 'application' (one of "
+                     f"{APPLICATIONS}), 'config' and 'context'.") from None
+
+
+def restore(workdir, checkpoint=None):
+  """The trained model of a workdir (any application) with its config: a `Run`.
+
+  Uses the newest intact checkpoint (or `checkpoint`)."""
+  application, config, context = read_run(workdir)
+  module = importlib.import_module(f"autoint_tf.{application}")
+  model = module.make_model(config, context)
+  ckpt = tf.train.Checkpoint(weights=named_variables(model))
+  if checkpoint:
+    ckpt.restore(checkpoint).expect_partial().assert_existing_objects_matched()
+  else:
+    directory = os.path.join(workdir, "checkpoints")
+    manager = tf.train.CheckpointManager(ckpt, directory, max_to_keep=None)
+    checkpoint = restore_checkpoint(ckpt, manager, log=lambda *a: None, partial=True)
+    if checkpoint is None:
+      raise FileNotFoundError(f"No checkpoint in {directory}: train first.")
+  return Run(application, config, context, model, checkpoint)
+

@@ -4,16 +4,16 @@ network with 64 and 128 samples a line, side by side in one run (interleaved, me
   python -m benchmarks.ct_lines [--parameterization=ray --repeats=10]
 """
 
-import time
-
 from absl import app
 from absl import flags
 import numpy as np
 import tensorflow as tf
 
 from autoint_tf import ct
+from autoint_tf import fields
 from autoint_tf import grad_net
 from autoint_tf import tomography
+from benchmarks import timing
 
 flags.DEFINE_enum("parameterization", "ray", list(ct.PARAMETERIZATIONS), "CT model.")
 flags.DEFINE_integer("num_angles", 64, "Views.")
@@ -24,9 +24,9 @@ FLAGS = flags.FLAGS
 
 def main(argv):
   del argv
-  lines = tomography.parallel_beam(np.arange(FLAGS.num_angles) * np.pi / FLAGS.num_angles,
+  lines = tomography.parallel_beam_lines(np.arange(FLAGS.num_angles) * np.pi / FLAGS.num_angles,
                                    FLAGS.num_detectors)
-  phi = (ct.ray_network() if FLAGS.parameterization == "ray" else ct.PointIntegralNetwork())
+  phi = (ct.ray_network() if FLAGS.parameterization == "ray" else fields.PointIntegralNetwork())
   grad = grad_net.GradNetwork(phi, validate=False)
   inputs, t0, t1 = ct.flat_line_inputs(FLAGS.parameterization, lines)
   fns = {"autoint (2 evaluations)": tf.function(
@@ -34,23 +34,15 @@ def main(argv):
   for m in (64, 128):
     fns[f"quadrature ({m} samples)"] = tf.function(
         lambda m=m: ct.quadrature(grad, inputs, t0, t1, m), jit_compile=False)
-  for fn in fns.values():
-    fn()
-    fn()
-  times = {k: [] for k in fns}
-  for _ in range(FLAGS.repeats):
-    for k, fn in fns.items():
-      start = time.perf_counter()
-      fn().numpy()
-      times[k].append(time.perf_counter() - start)
+  times = timing.interleaved({k: (lambda fn=fn: fn().numpy()) for k, fn in fns.items()},
+                             FLAGS.repeats)
   n = t0.shape[0]
-  base = np.median(times["autoint (2 evaluations)"])
+  base = times["autoint (2 evaluations)"]
   print(f"{n} lines, {FLAGS.parameterization} model 4x128 swish PE 10, median of "
         f"{FLAGS.repeats} interleaved rounds")
   print("| method | ms per sinogram | lines / s | AutoInt speed-up |")
   print("|---|---|---|---|")
-  for k, v in times.items():
-    med = np.median(v)
+  for k, med in times.items():
     print(f"| {k} | {1e3 * med:.1f} | {n / med:,.0f} | {med / base:.1f}x |")
 
 

@@ -21,6 +21,7 @@ import numpy as np
 
 from autoint_tf import ct
 from autoint_tf import io_utils
+from autoint_tf import plots
 
 flags.DEFINE_list("activations", ["relu", "swish", "sine", "softplus"], "Activations.")
 flags.DEFINE_list("subsamples", ["4", "8", "16"], "Keep every k-th view.")
@@ -56,35 +57,6 @@ def table(rows, steps):
           "view-consistency loss, weight 1):\n\n" + head + body)
 
 
-def figure(sinograms, path):
-  """The paper's figure: predicted sinograms per activation (rows: model and activation,
-  columns: subsampling) and the centre detector across views against the truth."""
-  import matplotlib  # pylint: disable=g-import-not-at-top
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
-  runs = sorted({k.rsplit("_", 1)[0] for k in sinograms if k.count("_") == 2})
-  subs = sorted({int(k.rsplit("_", 1)[1]) for k in sinograms if k.count("_") == 2})
-  if not runs:
-    return
-  truth = sinograms["truth"]
-  mid = truth.shape[1] // 2
-  fig, axes = plt.subplots(len(runs), len(subs) + 1, figsize=(3.2 * (len(subs) + 1),
-                                                              2.6 * len(runs)), squeeze=False)
-  for r, run in enumerate(runs):
-    for c, sub in enumerate(subs):
-      ax = axes[r, c]
-      pred = sinograms.get(f"{run}_{sub}")
-      ax.axis("off")
-      if pred is not None:
-        ax.imshow(pred.T, aspect="auto", cmap="gray", vmin=truth.min(), vmax=truth.max())
-        ax.set_title(f"{run.replace('_', ' ')} {sub}x", fontsize=9)
-        axes[r, -1].plot(pred[:, mid], label=f"{sub}x", lw=1)
-    axes[r, -1].plot(truth[:, mid], "k", lw=1.5, label="truth")
-    axes[r, -1].set_title(f"{run.replace('_', ' ')}: centre detector", fontsize=9)
-    axes[r, -1].legend(fontsize=7)
-  io_utils.save_figure(fig, path)
-
-
 def main(argv):
   del argv
   path = os.path.join(ROOT, "benchmarks", "results", "ct_table.json")
@@ -103,7 +75,7 @@ def main(argv):
   for parameterization in FLAGS.parameterizations:
     for activation in FLAGS.activations:
       for sub in FLAGS.subsamples:
-        config = ct.CTConfig(parameterization=parameterization, activation=activation,
+        config = ct.Config(parameterization=parameterization, activation=activation,
                              subsample=int(sub), steps=FLAGS.steps)
         start = time.time()
         metrics, out = ct.train_and_evaluate(config, progress=False)
@@ -130,7 +102,7 @@ def main(argv):
     io_utils.write_json(path, {"rows": rows})
     with io_utils.atomic_path(os.path.join(out, "ct_table.md")) as tmp:
       open(tmp, "w").write(text)
-    figure(sinograms, os.path.join(out, "ct_activations.png"))
+    plots.ct_activations(sinograms, os.path.join(out, "ct_activations.png"))
     io_utils.replace_section(os.path.join(ROOT, "BENCHMARKS.md"), "ct_table",
                              "Sparse-view CT: activations × subsampling", text)
 

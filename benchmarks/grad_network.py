@@ -11,8 +11,6 @@ in one run (interleaved rounds, median per variant):
 plus the Phi forward rate in GFLOP/s against a large fp32 tf.matmul in the same run.
 """
 
-import time
-
 from absl import app
 from absl import flags
 import keras
@@ -22,6 +20,7 @@ import tensorflow as tf
 from autoint_tf import fields
 from autoint_tf import grad_net
 from autoint_tf import training
+from benchmarks import timing
 
 flags.DEFINE_integer("batch", 8192, "Samples a step.")
 flags.DEFINE_integer("depth", 8, "Hidden layers.")
@@ -29,19 +28,6 @@ flags.DEFINE_integer("width", 256, "Hidden units.")
 flags.DEFINE_integer("num_frequencies", 4, "PE octaves of t.")
 flags.DEFINE_integer("repeats", 20, "Timed rounds.")
 FLAGS = flags.FLAGS
-
-
-def _median_seconds(fns, repeats):
-  for fn in fns.values():  # trace and warm up
-    fn()
-    fn()
-  times = {k: [] for k in fns}
-  for _ in range(repeats):
-    for k, fn in fns.items():
-      start = time.perf_counter()
-      fn()
-      times[k].append(time.perf_counter() - start)
-  return {k: float(np.median(v)) for k, v in times.items()}
 
 
 def _train_step(phi, loss_fn, x, f):
@@ -87,7 +73,7 @@ def main(argv):
     mm = tf.function(lambda a=a, b=b: tf.reduce_sum(tf.matmul(a, b)), jit_compile=False)
     evals[f"matmul{n}"] = lambda mm=mm: mm().numpy()
 
-  times = _median_seconds({**steps, **evals}, FLAGS.repeats)
+  times = timing.interleaved({**steps, **evals}, FLAGS.repeats)
   phi_gflops = phi_flops_per_sample(phi, 1) * FLAGS.batch / times["phi_forward"] / 1e9
   rates = {n: 2 * n**3 / times[f"matmul{n}"] / 1e9 for n in sizes}
   n = max(rates, key=rates.get)

@@ -1,13 +1,13 @@
 r"""AutoInt vs the NeRF-style quadrature baseline on lego_100px.npz, side by side in one run.
 
-Trains AutoInt (cpu_tiny preset) and the quadrature baseline (the same networks as fields,
-64 stratified + 128 importance samples) for the same number of steps, then reports test-view
+Trains AutoInt (tiny preset) and the quadrature baseline (the same networks as fields, 64
+stratified + 128 importance samples) for the same number of steps, then reports test-view
 PSNR/SSIM, rays per second and network evaluations per ray for AutoInt at N = 4, 8, 16, 32 and
 for the baseline. Rendering speed is timed interleaved (median of rounds) in this process.
 Writes benchmarks/results/render.json and the table in BENCHMARKS.md.
 
   python -m benchmarks.render                       # lego_100px, 400 steps each (~40 min)
-  python -m benchmarks.render --steps=50 --test_views=2 --no-write   # smoke run
+  python -m benchmarks.render --steps=50 --test_views=2 --nowrite   # smoke run
 """
 
 import dataclasses
@@ -16,10 +16,11 @@ import time
 
 from absl import app
 from absl import flags
-import numpy as np
 
 from autoint_tf import io_utils
-from autoint_tf import radiance_train as rt
+from autoint_tf import metrics
+from autoint_tf import radiance
+from benchmarks import timing
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 flags.DEFINE_string("data_path", os.path.join(ROOT, "..", "shared", "data", "lego_100px.npz"),
@@ -35,40 +36,40 @@ FLAGS = flags.FLAGS
 
 def main(argv):
   del argv
-  base = dataclasses.replace(rt.TRAIN_PRESETS["cpu_tiny"], scene="npz",
-                             data_path=FLAGS.data_path, white_background=False,
-                             steps=FLAGS.steps, batch_size=FLAGS.batch_size,
-                             eval_every=max(FLAGS.steps // 4, 1), checkpoint_every=200)
-  train_views, test_views = rt.load_views(base)
+  base = dataclasses.replace(radiance.PRESETS["tiny"], scene="npz", data_path=FLAGS.data_path,
+                             white_background=False, steps=FLAGS.steps,
+                             batch_size=FLAGS.batch_size, eval_every=max(FLAGS.steps // 4, 1),
+                             checkpoint_every=200)
+  train_views, test_views = radiance.load_views(base)
   test_views = test_views.subset(slice(0, FLAGS.test_views))
   models, seconds = {}, {}
   for renderer in ("autoint", "quadrature"):
     config = dataclasses.replace(base, renderer=renderer)
     start = time.time()
-    models[renderer], _ = rt.train(config, train_views, test_views,
-                                   os.path.join(FLAGS.workdir, renderer))
+    models[renderer], _ = radiance.train(config, train_views, test_views,
+                                         os.path.join(FLAGS.workdir, renderer))
     seconds[renderer] = time.time() - start
-  rows = []
   cases = [("autoint", n) for n in (4, 8, 16, 32)] + [("quadrature", None)]
-  timings = {c: [] for c in cases}
   quality = {}
-  for r in range(FLAGS.rounds):  # interleaved: every case sees the same machine state
-    for renderer, n in cases:
-      out = rt.render_views(models[renderer], test_views, renderer, n or 8)
-      timings[(renderer, n)].append(out["rays"] / out["seconds"])
-      if r == 0:
-        quality[(renderer, n)] = rt.image_metrics(out["rgb"], test_views.images)
-  quad_rate = float(np.median(timings[("quadrature", None)]))
-  quad_psnr = quality[("quadrature", None)][0]
   for renderer, n in cases:
-    rate = float(np.median(timings[(renderer, n)]))
+    out = radiance.render_views(models[renderer], test_views, renderer, n or 8)
+    quality[(renderer, n)] = metrics.view_metrics(out["rgb"], test_views.images)
+  times = timing.interleaved(
+      {case: (lambda r=case[0], n=case[1]: radiance.render_views(models[r], test_views, r, n or 8))
+       for case in cases}, FLAGS.rounds, warmup=0)
+  rays = len(test_views) * test_views.height * test_views.width
+  quad_rate = rays / times[("quadrature", None)]
+  quad_psnr = quality[("quadrature", None)][0]
+  rows = []
+  for renderer, n in cases:
+    rate = rays / times[(renderer, n)]
     psnr, ssim = quality[(renderer, n)]
     rows.append({"renderer": renderer, "sections": n, "psnr": psnr, "ssim": ssim,
                  "rays_per_second": rate,
                  "evaluations_per_ray": models[renderer].evaluations_per_ray(n),
                  "speedup": rate / quad_rate, "psnr_drop": quad_psnr - psnr,
                  "train_seconds": seconds[renderer]})
-  head = (f"`python -m benchmarks.render --steps={FLAGS.steps}` (lego 100×100, cpu_tiny 4×128 "
+  head = (f"`python -m benchmarks.render --steps={FLAGS.steps}` (lego 100×100, tiny 4×128 "
           f"swish, {FLAGS.batch_size} rays a step, {FLAGS.steps} steps each, "
           f"{len(test_views)} test views, black background):\n\n"
           "| renderer | N | test PSNR | SSIM | rays/s | evaluations/ray | speed-up | PSNR drop | "

@@ -12,7 +12,6 @@ gRPC uses tensorflow-serving-api's PredictionServiceStub (Predict, GetModelMetad
 """
 
 import json
-import os
 
 from absl import app
 from absl import flags
@@ -142,8 +141,8 @@ class GrpcClient:
 def render_image(client, c2w, height, width, focal, batch_size=4096, signature="render_rays"):
   """Renders a [H, W] view of camera `c2w` [4, 4] through the server, `batch_size` rays a
   request. Returns dict of rgb [H, W, 3], depth [H, W], opacity [H, W]."""
-  from autoint_tf import cameras  # pylint: disable=g-import-not-at-top
-  rays_o, rays_d = cameras.camera_rays(c2w, height, width, focal)
+  from autoint_tf import rays  # pylint: disable=g-import-not-at-top
+  rays_o, rays_d = rays.camera_rays(c2w, height, width, focal)
   rays_o, rays_d = rays_o.numpy().reshape(-1, 3), rays_d.numpy().reshape(-1, 3)
   parts = []
   for i in range(0, len(rays_o), batch_size):
@@ -188,17 +187,14 @@ def main(argv):
   if f.metadata:
     print(json.dumps(client.metadata(), indent=2))
     return
-  from autoint_tf import cameras  # pylint: disable=g-import-not-at-top
-  from autoint_tf import io_utils  # pylint: disable=g-import-not-at-top
-  import imageio.v3 as iio  # pylint: disable=g-import-not-at-top
+  from autoint_tf import plots  # pylint: disable=g-import-not-at-top
+  from autoint_tf import rays  # pylint: disable=g-import-not-at-top
   if f.pose:
     c2w = np.asarray(json.loads(f.pose), np.float32)
   else:
-    c2w = cameras.orbit_poses(1, f.radius, (f.elevation,), phase_deg=f.azimuth)[0]
+    c2w = rays.orbit_poses(1, f.radius, (f.elevation,), phase_deg=f.azimuth)[0]
   out = render_image(client, c2w, f.height, f.width, f.focal, f.batch_size)
-  with io_utils.atomic_path(f.out) as tmp:
-    iio.imwrite(tmp, (np.clip(out["rgb"], 0, 1) * 255).astype(np.uint8),
-                extension=os.path.splitext(f.out)[1])
+  plots.save_png(out["rgb"], f.out)
   print(f"Wrote {f.out} ({f.height}x{f.width}, {f.protocol} {server}, model {f.model}); mean "
         f"opacity {out['opacity'].mean():.3f}")
 

@@ -1,28 +1,29 @@
 r"""Exports a trained model as a TF Serving model directory EXPORT_BASE/MODEL_NAME/VERSION/.
 
   python -m serving.export --workdir=runs/demo --export_base=exports --model_name=autoint
-  python -m serving.export --kind=ct --workdir=runs/ct8 --model_name=ct
-  python -m serving.export --kind=integral --workdir=runs/demo_1d --model_name=poly
+  python -m serving.export --workdir=runs/ct8 --model_name=ct
+  python -m serving.export --workdir=runs/poly --model_name=poly
+
+Any training workdir (train.radiance, train.tomography, train.integrate) is read with
+`training.restore`, which says what the run is.
 
 Built with keras.export.ExportArchive (a plain tf.saved_model.save of a Keras 3 model does not
 load in the session loader TF Serving uses). Written to a hidden temporary directory and renamed
 into place, so a half-written export never appears as a version. Signatures (named inputs and
 outputs; every request is checked inside the graph, bad input -> INVALID_ARGUMENT naming it):
 
-  radiance models (kind=radiance):
+  radiance models:
     render_rays (= serving_default): rays_o [B,3], rays_d [B,3] -> rgb [B,3], depth [B],
         opacity [B]; sampling network + integral networks at the N + 1 posts, the training
         near/far. TF Serving signatures have no optional inputs, so the bounds go in:
     render_rays_bounded: rays_o, rays_d, near [B], far [B] -> rgb, depth, opacity.
     ray_integral: rays_o, rays_d, t0 [B], t1 [B] -> sigma_integral [B], color_integral [B,3]:
         integral over [t0, t1] of the density and colour pre-activations (two evaluations).
-  CT models (kind=ct): line_integral: start [B,2], end [B,2] (line end points, the sinogram's
+  CT models: line_integral: start [B,2], end [B,2] (line end points, the sinogram's
         units) -> value [B], the line integral of the attenuation between them.
-  1D/nD models (kind=integral): definite_integral: lower [B,D], upper [B,D] -> integral [B,K].
+  1D/nD models: definite_integral: lower [B,D], upper [B,D] -> integral [B,K].
 """
 
-import dataclasses
-import json
 import os
 import re
 import shutil
@@ -34,10 +35,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from autoint_tf import ct
 from autoint_tf import grad_net
-from autoint_tf import radiance_train as rt
-from autoint_tf import scenes
+from autoint_tf import rays as rays_lib
+from autoint_tf import tomography
 from autoint_tf import training
 
 DEFAULT_MAX_BATCH = 65536
@@ -104,13 +104,11 @@ def radiance_functions(model, info, num_sections=8, max_batch=DEFAULT_MAX_BATCH,
   """{name: (python function, input signature)} of a trained AutoIntRenderer (`portable`:
   TFLite built-in ops only, see radiance.composite)."""
   near0, far0 = float(info["near"]), float(info["far"])
-  ndc = bool(info.get("ndc"))
+  # Forward-facing models were trained on NDC rays in [0, 1].
+  ndc = (info["height"], info["width"], info["focal"]) if info.get("ndc") else None
 
   def rays(rays_o, rays_d, near, far):
-    if ndc:  # forward-facing models were trained on NDC rays in [0, 1]
-      rays_o, rays_d = scenes.ndc_rays(info["height"], info["width"], info["focal"], 1.0, rays_o,
-                                       rays_d)
-    return {"rays_o": rays_o, "rays_d": rays_d, "near": near, "far": far}
+    return rays_lib.scene_rays(rays_o, rays_d, near, far, ndc)
 
   def check_rays(rays_o, rays_d, **more):
     """Checks the rays (and more named per-ray inputs); returns them all, checked."""
@@ -160,26 +158,6 @@ def radiance_functions(model, info, num_sections=8, max_batch=DEFAULT_MAX_BATCH,
 # ---------------------------------------------------------------------------------------------
 # CT and 1D/nD models.
 
-def load_ct(workdir):
-  """(phi, config) of a train.tomography workdir (config.json + checkpoints/)."""
-  with open(os.path.join(workdir, "config.json")) as f:
-    saved = json.load(f)
-  config = ct.CTConfig(**{k: v for k, v in saved.items()
-                          if k in {f.name for f in dataclasses.fields(ct.CTConfig)}})
-  phi = ct.make_network(config)
-  checkpoint = tf.train.latest_checkpoint(os.path.join(workdir, "checkpoints"))
-  if not checkpoint:
-    raise FileNotFoundError(f"No checkpoint in {workdir}/checkpoints: train first.")
-  radius = float(saved.get("scan_geometry", {}).get("radius", 1.0))
-  dummy = {"rho": tf.zeros([1, 1]), "theta": tf.zeros([1, 1]), "t": tf.zeros([1, 1])} if (
-      config.parameterization == "ray") else {"origin": tf.zeros([1, 2]),
-                                              "direction": tf.ones([1, 2]), "t": tf.zeros([1, 1])}
-  phi(dummy)
-  status = tf.train.Checkpoint(weights=training.named_variables(phi)).restore(checkpoint)
-  status.expect_partial().assert_existing_objects_matched()
-  return phi, config, radius
-
-
 def ct_functions(phi, config, radius=1.0, max_batch=DEFAULT_MAX_BATCH, checks=True):
   """line_integral: the line integral between two points, in the sinogram's units."""
 
@@ -190,24 +168,14 @@ def ct_functions(phi, config, radius=1.0, max_batch=DEFAULT_MAX_BATCH, checks=Tr
       c.rows(start, "end", end)
       c.directions("end - start", end - start)
       start, end = c.passed(start, end)
-    a, b = start / radius, end / radius
-    # The line's (rho, theta), theta in [0, pi), and its canonical direction (as in training:
-    # tomography.Lines.canonical); the segment is integrated from its lower to upper t.
-    u = (b - a) / tf.norm(b - a, axis=-1, keepdims=True)
-    theta = tf.atan2(-u[:, 0], u[:, 1])  # the normal (u_y, -u_x) has angle theta
-    theta = tf.where(theta < 0, theta + np.pi, theta)
-    theta = tf.where(theta >= np.pi, theta - np.pi, theta)
-    normal = tf.stack([tf.cos(theta), tf.sin(theta)], -1)
-    direction = tf.stack([-tf.sin(theta), tf.cos(theta)], -1)
-    rho = tf.reduce_sum(a * normal, -1)
-    ta, tb = tf.reduce_sum(a * direction, -1), tf.reduce_sum(b * direction, -1)
-    t0, t1 = tf.minimum(ta, tb), tf.maximum(ta, tb)
+    # The canonical line (as in training: tomography.Lines.canonical), in units of the radius.
+    seg = tomography.canonical_segments(start / radius, end / radius)
     if config.parameterization == "point":
-      inputs = {"origin": rho[:, None] * normal, "direction": direction}
+      inputs = {"origin": seg["origin"], "direction": seg["direction"]}
     else:
-      inputs = {"rho": rho[:, None], "theta": (theta / np.pi)[:, None]}
-    value = grad_net.definite_integral(phi, t0[:, None], t1[:, None], inputs=inputs,
-                                       validate=False)[:, 0]
+      inputs = {"rho": seg["rho"][:, None], "theta": (seg["theta"] / np.pi)[:, None]}
+    value = grad_net.definite_integral(phi, seg["t0"][:, None], seg["t1"][:, None],
+                                       inputs=inputs, validate=False)[:, 0]
     return {"value": value * radius}
 
   return {"line_integral": (line_integral, [_spec([None, 2], "start"), _spec([None, 2], "end")])}
@@ -266,34 +234,34 @@ def write_export(tracked, functions, export_base, model_name, version=None, defa
   return final
 
 
-def export(kind, workdir, export_base, model_name, version=None, num_sections=8,
+def export(workdir, export_base, model_name, version=None, num_sections=8,
            max_batch=DEFAULT_MAX_BATCH):
-  """Exports a train.radiance / train.tomography / train.integrate_1d workdir."""
-  if kind == "radiance":
-    model, info = rt.load_trained(workdir)
-    if info["train_config"].renderer != "autoint":
+  """Exports the trained model of a training workdir (any application); returns the version
+  directory."""
+  run = training.restore(workdir)
+  if run.application == "radiance":
+    if run.config.renderer != "autoint":
       raise ValueError("Only AutoInt renderers export render_rays (the quadrature baseline has "
                        "no integral networks).")
-    return write_export([model], radiance_functions(model, info, num_sections, max_batch),
-                        export_base, model_name, version, default="render_rays")
-  if kind == "ct":
-    phi, config, radius = load_ct(workdir)
-    return write_export([phi], ct_functions(phi, config, radius, max_batch), export_base,
-                        model_name, version, default="line_integral")
-  if kind == "integral":
-    path = os.path.join(workdir, "phi.keras")
-    if not os.path.exists(path):
-      raise FileNotFoundError(f"{path!r} is missing: is {workdir!r} a train.integrate_1d run?")
-    phi = keras.saving.load_model(path)
-    variables = tuple(phi.input.keys()) if isinstance(phi.input, dict) else ("t",)
-    return write_export([phi], integral_functions(phi, variables, max_batch), export_base,
-                        model_name, version, default="definite_integral")
-  raise ValueError(f"Unknown kind {kind!r}: radiance, ct or integral.")
+    functions, default = radiance_functions(run.model, run.context, num_sections,
+                                            max_batch), "render_rays"
+  elif run.application == "ct":
+    functions, default = ct_functions(run.model, run.config, float(run.context["radius"]),
+                                      max_batch), "line_integral"
+  else:
+    variables = ("x", "y", "z")[:int(run.context["dims"])]
+    functions, default = integral_functions(run.model, variables, max_batch), "definite_integral"
+  return write_export([run.model], functions, export_base, model_name, version, default=default)
+
+
+def serve_command(export_base, model_name):
+  """The docker command that serves EXPORT_BASE/MODEL_NAME with TF Serving."""
+  return (f"docker run -p 8500:8500 -p 8501:8501 -v {os.path.abspath(export_base)}/{model_name}:"
+          f"/models/{model_name} -e MODEL_NAME={model_name} tensorflow/serving")
 
 
 def define_flags():
   """The command's flags (defined only when run as a program, so modules import cleanly)."""
-  flags.DEFINE_enum("kind", "radiance", ["radiance", "ct", "integral"], "What the workdir holds.")
   flags.DEFINE_string("workdir", "runs/demo", "Training workdir (checkpoints and config).")
   flags.DEFINE_string("export_base", "exports", "TF Serving model base path.")
   flags.DEFINE_string("model_name", "autoint", "Model name (a directory under export_base).")
@@ -304,13 +272,11 @@ def define_flags():
 
 def main(argv):
   del argv
-  path = export(flags.FLAGS.kind, flags.FLAGS.workdir, flags.FLAGS.export_base,
+  path = export(flags.FLAGS.workdir, flags.FLAGS.export_base,
                 flags.FLAGS.model_name, flags.FLAGS.version or None, flags.FLAGS.num_sections,
                 flags.FLAGS.max_batch_size)
-  print(f"Exported {path}\nServe it: docker run -p 8500:8500 -p 8501:8501 "
-        f"-v {os.path.abspath(flags.FLAGS.export_base)}/{flags.FLAGS.model_name}:"
-        f"/models/{flags.FLAGS.model_name} -e MODEL_NAME={flags.FLAGS.model_name} "
-        "tensorflow/serving")
+  print(f"Exported {path}\nServe it: "
+        f"{serve_command(flags.FLAGS.export_base, flags.FLAGS.model_name)}")
 
 
 if __name__ == "__main__":

@@ -1,72 +1,70 @@
-r"""End of `make demo`: answers one request for an exported model through the serving client.
+r"""End of `make demo`: loads the newest export the way TF Serving does and answers one request.
 
   python -m serving.smoke --export_base=runs/demo/exports --model_name=autoint --workdir=runs/demo
 
-No tensorflow_model_server binary exists on these machines, so the request goes to the test
-suite's loopback stand-in (tests/serving_standin.py: the exported SavedModel loaded with the
-session loader TF Serving uses, behind TF Serving's REST and gRPC APIs). With a real server
-running (README: docker run ... tensorflow/serving), pass --server=HOST:PORT instead.
-Renders one test view through gRPC, checks it against the in-process renderer and writes
-served_view.png next to the export.
+No tensorflow_model_server installs on these machines, so the export is loaded with the TF1
+session loader TF Serving uses (serving/session.py: `serve` tag, `signature_def`), and one test
+view is rendered through its `render_rays` signature, checked against the in-process renderer
+and written to served_view.png beside the export. With a real server running, pass
+--server=HOST:PORT to send the request over gRPC instead. Prints the `tensorflow/serving`
+command that serves the export.
 """
 
 import os
-import sys
+import re
 import time
 
 from absl import app
 from absl import flags
 import numpy as np
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
 
 def define_flags():
   flags.DEFINE_string("export_base", "runs/demo/exports", "TF Serving model base path.")
   flags.DEFINE_string("model_name", "autoint", "Model name.")
   flags.DEFINE_string("workdir", "runs/demo", "The train.radiance workdir of the model.")
-  flags.DEFINE_string("server", "", "host:port of a running TF Serving (gRPC); empty: stand-in.")
+  flags.DEFINE_string("server", "", "host:port of a running TF Serving (gRPC); empty: load the "
+                      "export in this process with the session loader.")
 
 
 def main(argv):
   del argv
-  import imageio.v3 as iio  # pylint: disable=g-import-not-at-top
-  from autoint_tf import io_utils  # pylint: disable=g-import-not-at-top
-  from autoint_tf import radiance_train as rt  # pylint: disable=g-import-not-at-top
+  from autoint_tf import metrics  # pylint: disable=g-import-not-at-top
+  from autoint_tf import plots  # pylint: disable=g-import-not-at-top
+  from autoint_tf import radiance  # pylint: disable=g-import-not-at-top
+  from autoint_tf import training  # pylint: disable=g-import-not-at-top
   from serving import client  # pylint: disable=g-import-not-at-top
+  from serving import export  # pylint: disable=g-import-not-at-top
+  from serving import session  # pylint: disable=g-import-not-at-top
   f = flags.FLAGS
-  standin = None
-  server = f.server
-  if not server:
-    sys.path.insert(0, os.path.join(ROOT, "tests"))
-    from serving_standin import Standin  # pylint: disable=g-import-not-at-top
-    standin = Standin(f.export_base, [f.model_name])
-    _, grpc_port = standin.start()
-    server = f"127.0.0.1:{grpc_port}"
-  try:
-    model, info = rt.load_trained(f.workdir)
-    _, test = rt.load_views(info["train_config"])
-    view = test.subset(slice(0, 1))
-    grpc_client = client.GrpcClient(server, f.model_name)
-    start = time.perf_counter()
-    served = client.render_image(grpc_client, view.poses[0], view.height, view.width,
-                                 view.focal, batch_size=view.height * view.width)
-    seconds = time.perf_counter() - start
-    local = rt.render_views(model, view, "autoint", 8)
-    diff = float(np.max(np.abs(served["rgb"] - local["rgb"][0])))
-    psnr = -10 * np.log10(np.mean((np.clip(served["rgb"], 0, 1) - view.images[0])**2))
-    path = os.path.join(f.export_base, "served_view.png")
-    with io_utils.atomic_path(path) as tmp:
-      iio.imwrite(tmp, (np.clip(served["rgb"], 0, 1) * 255).astype(np.uint8), extension=".png")
-    print(f"Served render_rays of model {f.model_name!r} over gRPC ({server}"
-          f"{', loopback stand-in' if standin else ''}): one request of "
-          f"{view.height * view.width} rays in {1000 * seconds:.0f} ms, test-view PSNR "
-          f"{psnr:.2f} dB, max |served - in-process| = {diff:.1e}; image: {path}")
-    if diff > 1e-4:
-      raise SystemExit(f"The served render differs from the in-process one by {diff}.")
-  finally:
-    if standin:
-      standin.stop()
+  run = training.restore(f.workdir)
+  _, test = radiance.load_views(run.config)
+  view = test.subset(slice(0, 1))
+  rays = view.rays()
+  inputs = {"rays_o": rays["rays_o"], "rays_d": rays["rays_d"]}
+  start = time.perf_counter()
+  if f.server:
+    where = f"TF Serving at {f.server} (gRPC)"
+    served = client.GrpcClient(f.server, f.model_name).predict(inputs, "render_rays")
+  else:
+    model_dir = os.path.join(f.export_base, f.model_name)
+    version = max(int(v) for v in os.listdir(model_dir) if re.fullmatch(r"\d+", v))
+    where = f"{model_dir}/{version} loaded with TF Serving's session loader"
+    served = session.SessionModel(os.path.join(model_dir, str(version))).run("render_rays",
+                                                                             inputs)
+  seconds = time.perf_counter() - start
+  image = served["rgb"].reshape(view.height, view.width, 3)
+  local = radiance.render_views(run.model, view, "autoint", 8)
+  diff = float(np.max(np.abs(image - local["rgb"][0])))
+  psnr = metrics.psnr(np.clip(image, 0, 1), view.images[0])
+  path = os.path.join(f.export_base, "served_view.png")
+  plots.save_png(image, path)
+  print(f"Served render_rays of model {f.model_name!r} ({where}): one request of "
+        f"{view.height * view.width} rays in {1000 * seconds:.0f} ms, test-view PSNR "
+        f"{psnr:.2f} dB, max |served - in-process| = {diff:.1e}; image: {path}\n"
+        f"Serve it with TF Serving: {export.serve_command(f.export_base, f.model_name)}")
+  if diff > 1e-4:
+    raise SystemExit(f"The served render differs from the in-process one by {diff}.")
 
 
 if __name__ == "__main__":

@@ -18,7 +18,8 @@ import numpy as np
 import tensorflow as tf
 
 from autoint_tf import io_utils
-from autoint_tf import radiance_train as rt
+from autoint_tf import radiance
+from autoint_tf import training
 from serving import export
 
 SIGNATURES = ("render_rays", "ray_integral")
@@ -71,9 +72,13 @@ def define_flags():
 
 def main(argv):
   del argv
-  model, info = rt.load_trained(flags.FLAGS.workdir)
+  run = training.restore(flags.FLAGS.workdir)
+  if run.application != "radiance":
+    raise app.UsageError(f"{flags.FLAGS.workdir} holds a {run.application} run; TFLite export "
+                         "covers radiance models (train.radiance).")
+  model, info = run.model, run.context
   flats = convert(model, info, flags.FLAGS.num_sections)
-  _, test = rt.load_views(info["train_config"])
+  _, test = radiance.load_views(run.config)
   rays = test.subset(slice(0, 1)).rays()
   diffs = parity(model, info, flats, {k: rays[k][:4096] for k in ("rays_o", "rays_d")},
                  flags.FLAGS.num_sections)

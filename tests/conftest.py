@@ -35,6 +35,14 @@ def assert_layer_contract(layer, inputs, tmp_path):
   np.testing.assert_allclose(np.asarray(reloaded(inputs)), expected, rtol=1e-6, atol=1e-7)
 
 
+def committed_step(checkpoint_dir):
+  """The step of the newest checkpoint the state file names (its data files are written
+  first, so only a named checkpoint is complete); 0 if there is none."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  latest = tf.train.latest_checkpoint(str(checkpoint_dir))
+  return int(latest.rsplit("-", 1)[1]) if latest else 0
+
+
 @pytest.fixture(autouse=True)
 def _seed():
   keras.utils.set_random_seed(1234)

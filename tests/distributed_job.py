@@ -22,29 +22,31 @@ def main(strategy_name, out, workdir):
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(
         cpu, [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()])
-  from autoint_tf import radiance_train as rt  # pylint: disable=g-import-not-at-top
+  import dataclasses  # pylint: disable=g-import-not-at-top
+  from autoint_tf import radiance  # pylint: disable=g-import-not-at-top
   from autoint_tf import scenes  # pylint: disable=g-import-not-at-top
+  from autoint_tf import training  # pylint: disable=g-import-not-at-top
   strategy = {"one": lambda: tf.distribute.OneDeviceStrategy("/cpu:0"),
               "mirrored": lambda: tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]),
               "multiworker": tf.distribute.MultiWorkerMirroredStrategy}[strategy_name]()
-  config = rt.TrainConfig(**CONFIG)
+  config = radiance.Config(**CONFIG)
   train, test = scenes.procedural_views(num_train=3, num_test=1, size=8)
   # The all-reduced gradient of one global batch at the initial weights: "the same step".
-  model, _ = rt.train(rt.dataclasses.replace(config, steps=0), train, test, workdir,
-                      strategy=strategy, progress=False)
-  batches = strategy.experimental_distribute_dataset(
-      rt.training_batches(train, config, rt.model_config(config), 100))
+  model, _ = radiance.train(dataclasses.replace(config, steps=0), train, test, workdir,
+                            strategy=strategy, progress=False)
+  task = radiance.Task(config, train, test)
+  batches = training.distribute(strategy, task.dataset(100))
   variables = model.trainable_variables
 
   def replica_grads(batch):
     with tf.GradientTape() as tape:
-      loss = tf.nn.compute_average_loss(rt.per_ray_loss(model, batch, config.renderer),
+      loss = tf.nn.compute_average_loss(task.loss(model, batch)[0],
                                         global_batch_size=config.batch_size)
-    return rt.training.gradients(tape, loss, variables)
+    return training.gradients(tape, loss, variables)
 
   grads = strategy.run(tf.function(replica_grads), args=(next(iter(batches)),))
   grads = [strategy.reduce(tf.distribute.ReduceOp.SUM, g, axis=None).numpy() for g in grads]
-  model, history = rt.train(config, train, test, workdir, strategy=strategy, progress=False)
+  model, history = radiance.train(config, train, test, workdir, strategy=strategy, progress=False)
   np.savez(out, *model.get_weights(), loss=np.array([l for _, l in history["loss"]]),
            replicas=strategy.num_replicas_in_sync,
            **{f"grad_{i}": g for i, g in enumerate(grads)})

@@ -27,60 +27,14 @@ from tensorflow_serving.apis import get_model_metadata_pb2
 from tensorflow_serving.apis import predict_pb2
 from tensorflow_serving.apis import prediction_service_pb2_grpc
 
-
-class StandinError(Exception):
-
-  def __init__(self, code, message):
-    super().__init__(message)
-    self.code, self.message = code, message
+from serving.session import RequestError
+from serving.session import SessionModel
 
 
 _GRPC = {"NOT_FOUND": grpc.StatusCode.NOT_FOUND,
          "INVALID_ARGUMENT": grpc.StatusCode.INVALID_ARGUMENT,
          "INTERNAL": grpc.StatusCode.INTERNAL}
 _HTTP = {"NOT_FOUND": 404, "INVALID_ARGUMENT": 400, "INTERNAL": 500}
-
-
-class _Servable:
-  """One version: a session with the SavedModel loaded by the TF1 loader."""
-
-  def __init__(self, path):
-    self.graph = tf.Graph()
-    self.session = tf.compat.v1.Session(graph=self.graph)
-    with self.graph.as_default():
-      meta = tf.compat.v1.saved_model.loader.load(self.session, ["serve"], path)
-    self.signatures = {k: v for k, v in meta.signature_def.items()
-                       if not k.startswith("__")}
-
-  def run(self, signature, inputs, strict_dtypes=False):
-    if signature not in self.signatures:
-      raise StandinError("INVALID_ARGUMENT",
-                         f'Serving signature key "{signature}" not found.')
-    sig = self.signatures[signature]
-    if set(inputs) != set(sig.inputs):
-      raise StandinError("INVALID_ARGUMENT",
-                         f"input size does not match signature: {len(inputs)}!={len(sig.inputs)} "
-                         f"len({{{', '.join(sorted(inputs))}}}) != "
-                         f"len({{{', '.join(sorted(sig.inputs))}}})")
-    feed = {}
-    for name, value in inputs.items():
-      spec = sig.inputs[name]
-      dtype = tf.dtypes.as_dtype(spec.dtype).as_numpy_dtype
-      if strict_dtypes and np.asarray(value).dtype != dtype:  # gRPC tensors carry a dtype
-        raise StandinError("INVALID_ARGUMENT",
-                           f"input {name}: expects arg to be {np.dtype(dtype).name} but "
-                           f"{np.asarray(value).dtype.name} is provided")
-      try:
-        feed[spec.name] = np.asarray(value, dtype=dtype)
-      except (TypeError, ValueError) as e:
-        raise StandinError("INVALID_ARGUMENT", f"input {name}: {e}") from None
-    fetches = {k: v.name for k, v in sig.outputs.items()}
-    try:
-      return self.session.run(fetches, feed)
-    except (tf.errors.InvalidArgumentError, ValueError) as e:
-      raise StandinError("INVALID_ARGUMENT", getattr(e, "message", str(e))) from None
-    except tf.errors.OpError as e:
-      raise StandinError("INTERNAL", e.message) from None
 
 
 class Standin:
@@ -91,16 +45,16 @@ class Standin:
     for name in model_names:
       root = os.path.join(export_base, name)
       versions = sorted(int(v) for v in os.listdir(root) if re.fullmatch(r"\d+", v))
-      self.models[name] = {v: _Servable(os.path.join(root, str(v))) for v in versions}
+      self.models[name] = {v: SessionModel(os.path.join(root, str(v))) for v in versions}
 
   def servable(self, name, version=None):
     versions = self.models.get(name)
     if not versions:
-      raise StandinError("NOT_FOUND", f"Servable not found for request: Latest({name})")
+      raise RequestError("NOT_FOUND", f"Servable not found for request: Latest({name})")
     if version is None:
       return max(versions), versions[max(versions)]
     if version not in versions:
-      raise StandinError("NOT_FOUND",
+      raise RequestError("NOT_FOUND",
                          f"Servable not found for request: Specific({name}, {version})")
     return version, versions[version]
 
@@ -128,7 +82,7 @@ class Standin:
           inputs = {k: tf.make_ndarray(v) for k, v in request.inputs.items()}
           out = standin.predict(request.model_spec.name, version,
                                 request.model_spec.signature_name, inputs, strict_dtypes=True)
-        except StandinError as e:
+        except RequestError as e:
           context.abort(_GRPC[e.code], e.message)
         response = predict_pb2.PredictResponse()
         response.model_spec.CopyFrom(request.model_spec)
@@ -141,7 +95,7 @@ class Standin:
             "version") else None
         try:
           version, defs = standin.metadata(request.model_spec.name, version)
-        except StandinError as e:
+        except RequestError as e:
           context.abort(_GRPC[e.code], e.message)
         response = get_model_metadata_pb2.GetModelMetadataResponse()
         response.model_spec.name = request.model_spec.name
@@ -177,7 +131,7 @@ class Standin:
       def _route(self):
         match = route.match(self.path)
         if not match:
-          raise StandinError("NOT_FOUND", f"Malformed request: {self.command} {self.path}")
+          raise RequestError("NOT_FOUND", f"Malformed request: {self.command} {self.path}")
         name, version, verb = match.groups()
         return name, None if version is None else int(version), verb
 
@@ -195,8 +149,8 @@ class Standin:
                 {"version": str(version), "state": "AVAILABLE",
                  "status": {"error_code": "OK", "error_message": ""}}]})
           else:
-            raise StandinError("INVALID_ARGUMENT", "predict needs POST")
-        except StandinError as e:
+            raise RequestError("INVALID_ARGUMENT", "predict needs POST")
+        except RequestError as e:
           self._send(_HTTP[e.code], {"error": e.message})
 
       def do_POST(self):  # pylint: disable=invalid-name
@@ -205,36 +159,36 @@ class Standin:
         try:
           name, version, verb = self._route()
           if verb != ":predict":
-            raise StandinError("INVALID_ARGUMENT", f"Unsupported POST {self.path}")
+            raise RequestError("INVALID_ARGUMENT", f"Unsupported POST {self.path}")
           try:
             body = json.loads(raw)
           except ValueError as e:
-            raise StandinError("INVALID_ARGUMENT", f"JSON Parse error: {e}") from None
+            raise RequestError("INVALID_ARGUMENT", f"JSON Parse error: {e}") from None
           if not isinstance(body, dict):
-            raise StandinError("INVALID_ARGUMENT", "JSON Value is not an object")
+            raise RequestError("INVALID_ARGUMENT", "JSON Value is not an object")
           signature = body.get("signature_name", "serving_default")
           if ("instances" in body) == ("inputs" in body):
-            raise StandinError("INVALID_ARGUMENT",
+            raise RequestError("INVALID_ARGUMENT",
                                "Missing 'inputs' or 'instances' key (exactly one is needed)")
           row = "instances" in body
           if row:
             rows = body["instances"]
             if not isinstance(rows, list) or not rows or not all(isinstance(r, dict)
                                                                 for r in rows):
-              raise StandinError("INVALID_ARGUMENT",
+              raise RequestError("INVALID_ARGUMENT",
                                  "'instances' must be a non-empty list of objects")
             keys = set(rows[0])
             if any(set(r) != keys for r in rows):
-              raise StandinError("INVALID_ARGUMENT", "instances have differing input names")
+              raise RequestError("INVALID_ARGUMENT", "instances have differing input names")
             inputs = {k: [r[k] for r in rows] for k in keys}
           else:
             inputs = body["inputs"]
             if not isinstance(inputs, dict):
-              raise StandinError("INVALID_ARGUMENT", "'inputs' must be an object of named inputs")
+              raise RequestError("INVALID_ARGUMENT", "'inputs' must be an object of named inputs")
           try:
             inputs = {k: np.asarray(v, np.float32) for k, v in inputs.items()}
           except (TypeError, ValueError) as e:
-            raise StandinError("INVALID_ARGUMENT", f"inputs are not numeric arrays: {e}") from None
+            raise RequestError("INVALID_ARGUMENT", f"inputs are not numeric arrays: {e}") from None
           out = standin.predict(name, version, signature, inputs)
           if row:
             n = len(next(iter(out.values())))
@@ -245,7 +199,7 @@ class Standin:
             outputs = {k: v.tolist() for k, v in out.items()}
             self._send(200, {"outputs": outputs if len(out) > 1 else
                              next(iter(outputs.values()))})
-        except StandinError as e:
+        except RequestError as e:
           self._send(_HTTP[e.code], {"error": e.message})
 
     return Handler

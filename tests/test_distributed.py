@@ -11,6 +11,8 @@ import time
 
 import numpy as np
 
+from conftest import committed_step
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 JOB = os.path.join(ROOT, "tests", "distributed_job.py")
 
@@ -82,37 +84,33 @@ def test_sigkill_then_restart_resumes_step_and_optimizer_state(tmp_path):
   args = [sys.executable, "-m", "train.radiance", f"--workdir={workdir}", "--image_size=8",
           "--batch_size=64", "--num_sections=4", "--checkpoint_every=5", "--log_every=5",
           "--eval_every=100000", "--turntable_frames=0", "--notime_quadrature",
-          "--eval_sections_list=4"]
+          "--report_sections=4"]
   proc = subprocess.Popen(args + ["--steps=100000"], cwd=ROOT, stdout=subprocess.DEVNULL,
                           stderr=subprocess.DEVNULL)
   ckpt = workdir / "checkpoints"
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
-  def committed():  # the newest checkpoint the state file names (data files come first)
-    latest = tf.train.latest_checkpoint(str(ckpt)) if ckpt.exists() else None
-    return int(latest.rsplit("-", 1)[1]) if latest else 0
-
   deadline = time.time() + 400
-  while time.time() < deadline and committed() < 15:
+  while time.time() < deadline and committed_step(ckpt) < 15:
     time.sleep(0.5)
   proc.send_signal(signal.SIGKILL)
   proc.wait()
-  assert committed() >= 15, "no checkpoint was committed before the deadline"
+  assert committed_step(ckpt) >= 15, "no checkpoint was committed before the deadline"
   sys.path.insert(0, ROOT)
-  from autoint_tf import radiance_train as rt  # pylint: disable=g-import-not-at-top
+  from autoint_tf import radiance  # pylint: disable=g-import-not-at-top
   from autoint_tf import scenes  # pylint: disable=g-import-not-at-top
   latest = tf.train.latest_checkpoint(str(ckpt))
   saved_step = int(latest.rsplit("-", 1)[1])
   assert saved_step >= 15 and saved_step % 5 == 0
   # Restart: resumes at the last checkpoint with the optimizer's state (its step counter and
   # Adam moments) restored, then trains on to the end.
-  config = rt.TrainConfig(image_size=8, batch_size=64, num_sections=4, checkpoint_every=5,
-                          log_every=5, eval_every=100000, steps=saved_step + 5)
+  config = radiance.Config(image_size=8, batch_size=64, num_sections=4, checkpoint_every=5,
+                           log_every=5, eval_every=100000, steps=saved_step + 5)
   train, test = scenes.procedural_views(size=8)
   reader = tf.train.load_checkpoint(latest)
   moments = [n for n, _ in tf.train.list_variables(latest) if "optimizer" in n and "VARIABLE" in n]
   assert moments
-  model, history = rt.train(config, train, test, str(workdir), progress=False)
+  model, history = radiance.train(config, train, test, str(workdir), progress=False)
   assert history["start_step"] == saved_step
   assert history["optimizer_iterations_at_start"] == saved_step
   assert [s for s, _ in history["loss"]] == [saved_step + 5]
@@ -120,6 +118,6 @@ def test_sigkill_then_restart_resumes_step_and_optimizer_state(tmp_path):
   assert any(np.any(reader.get_tensor(n) != 0) for n in moments)
   # The batches and jitter are functions of the step: the killed-and-resumed run ends with the
   # weights of an uninterrupted run.
-  straight, _ = rt.train(config, train, test, str(tmp_path / "straight"), progress=False)
+  straight, _ = radiance.train(config, train, test, str(tmp_path / "straight"), progress=False)
   for a, b in zip(model.get_weights(), straight.get_weights()):
     np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

@@ -16,9 +16,11 @@ import tensorflow as tf
 
 from autoint_tf import ct
 from autoint_tf import grad_net
-from autoint_tf import radiance_train as rt
+from autoint_tf import radiance
 from autoint_tf import scenes
+from autoint_tf import tomography
 from autoint_tf import toy
+from autoint_tf import training
 from serving import client
 from serving import export
 from serving import tflite
@@ -34,22 +36,19 @@ def served(tmp_path_factory):
   from serving_standin import Standin  # pylint: disable=g-import-not-at-top
   tmp = tmp_path_factory.mktemp("serving")
   base = str(tmp / "exports")
-  config = rt.TrainConfig(image_size=8, batch_size=64, steps=3, log_every=1, eval_every=1000,
-                          checkpoint_every=1000, num_sections=4)
+  config = radiance.Config(image_size=8, batch_size=64, steps=3, log_every=1, eval_every=1000,
+                           checkpoint_every=1000, num_sections=4)
   train, test = scenes.procedural_views(num_train=3, num_test=1, size=8)
-  model, _ = rt.train(config, train, test, str(tmp / "radiance"), progress=False)
-  v1 = export.export("radiance", str(tmp / "radiance"), base, "autoint",
-                     max_batch=SMALL_BATCH)
-  v2 = export.export("radiance", str(tmp / "radiance"), base, "autoint")
-  ct_config = ct.CTConfig(num_angles=8, num_detectors=8, subsample=2, width=16, depth=2,
+  model, _ = radiance.train(config, train, test, str(tmp / "radiance"), progress=False)
+  v1 = export.export(str(tmp / "radiance"), base, "autoint", max_batch=SMALL_BATCH)
+  v2 = export.export(str(tmp / "radiance"), base, "autoint")
+  ct_config = ct.Config(num_angles=8, num_detectors=8, subsample=2, width=16, depth=2,
                           parameterization="point", steps=5, samples_per_line=4)
   _, ct_out = ct.train_and_evaluate(ct_config, workdir=str(tmp / "ct"), progress=False)
-  with open(tmp / "ct" / "config.json", "w") as f:
-    json.dump(ct_config.__dict__, f)
-  export.export("ct", str(tmp / "ct"), base, "ct")
-  toy.train_and_evaluate(toy.ToyConfig(steps=20, width=16, depth=2, num_eval_intervals=10),
+  export.export(str(tmp / "ct"), base, "ct")
+  toy.train_and_evaluate(toy.Config(steps=20, width=16, depth=2, num_eval_intervals=10),
                          str(tmp / "toy"), progress=False)
-  export.export("integral", str(tmp / "toy"), base, "poly")
+  export.export(str(tmp / "toy"), base, "poly")
   standin = Standin(base, ["autoint", "ct", "poly"])
   rest_port, grpc_port = standin.start()
   rays = test.rays()
@@ -90,7 +89,7 @@ def test_exported_signatures_equal_the_in_process_models(served):
   np.testing.assert_allclose(got["sigma_integral"].numpy(), want_s.numpy()[:, 0], atol=1e-5)
   # line_integral of the CT model: the sinogram of the in-process model on full chords.
   out = served["ct"]
-  lines = ct.tomography.parallel_beam(np.arange(8) * np.pi / 8, 8)
+  lines = tomography.parallel_beam_lines(np.arange(8) * np.pi / 8, 8)
   start = lines.origin + lines.t_min[..., None] * lines.direction
   end = lines.origin + lines.t_max[..., None] * lines.direction
   got = tf.saved_model.load(os.path.join(served["base"], "ct", "1")).signatures["line_integral"](
@@ -99,8 +98,7 @@ def test_exported_signatures_equal_the_in_process_models(served):
   want = ct.line_integrals(out["phi"], *ct.flat_line_inputs("point", lines)).numpy()
   np.testing.assert_allclose(got["value"].numpy(), want, atol=1e-5)
   # definite_integral of the 1D model.
-  import keras  # pylint: disable=g-import-not-at-top
-  phi = keras.saving.load_model(os.path.join(served["toy"], "phi.keras"))
+  phi = training.restore(served["toy"]).model
   lo, hi = np.array([[-1.0], [0.0]], np.float32), np.array([[2.0], [0.5]], np.float32)
   got = tf.saved_model.load(os.path.join(served["base"], "poly", "1")).signatures[
       "definite_integral"](lower=tf.constant(lo), upper=tf.constant(hi))
@@ -146,7 +144,7 @@ def test_grpc_and_both_rest_formats_give_the_same_numbers(served):
   test = served["test"]
   image = client.render_image(grpc_client, test.poses[0], test.height, test.width, test.focal,
                               batch_size=16)
-  local = rt.render_views(served["model"], test.subset(slice(0, 1)), "autoint", 8)
+  local = radiance.render_views(served["model"], test.subset(slice(0, 1)), "autoint", 8)
   np.testing.assert_allclose(image["rgb"], local["rgb"][0], atol=1e-5)
   grpc_client.close()
 
@@ -265,7 +263,7 @@ def test_eight_concurrent_clients_get_single_request_answers(served):
 
 def test_atomic_export_never_leaves_a_half_written_version(served, tmp_path, monkeypatch):
   base = str(tmp_path / "exp")
-  model, info = served["model"], rt.load_trained(served["workdir"])[1]
+  model, info = served["model"], training.restore(served["workdir"]).context
   written = []
 
   def crash(src, dst):  # the export is complete on disk, the process dies before the rename
@@ -287,7 +285,7 @@ def test_atomic_export_never_leaves_a_half_written_version(served, tmp_path, mon
 
 def test_tflite_render_rays_matches_tensorflow(served):
   model = served["model"]
-  info = rt.load_trained(served["workdir"])[1]
+  info = training.restore(served["workdir"]).context
   flats = tflite.convert(model, info)
   assert set(flats) == {"render_rays", "ray_integral"}
   diffs = tflite.parity(model, info, flats, _inputs(served, 64))
@@ -308,11 +306,11 @@ def test_tftrt_stops_with_a_clear_message():
 
 @pytest.mark.parametrize("parameterization", ["ray", "point"])
 def test_line_integral_signature_agrees_for_any_geometry_and_orientation(parameterization):
-  cfg = ct.CTConfig(parameterization=parameterization, depth=2, width=16)
+  cfg = ct.Config(parameterization=parameterization, depth=2, width=16)
   phi = ct.make_network(cfg)
   fn = export.ct_functions(phi, cfg, radius=2.0, checks=False)["line_integral"][0]
-  for lines in (ct.tomography.parallel_beam(np.arange(6) * np.pi / 6, 5),
-                ct.tomography.fan_beam(np.arange(6) * np.pi / 3, 3.0, 6.0, 0.5, 5)):
+  for lines in (tomography.parallel_beam_lines(np.arange(6) * np.pi / 6, 5),
+                tomography.fan_beam_lines(np.arange(6) * np.pi / 3, 3.0, 6.0, 0.5, 5)):
     want = ct.line_integrals(phi, *ct.flat_line_inputs(parameterization, lines)).numpy()
     ends = [(lines.origin + t[..., None] * lines.direction).reshape(-1, 2).astype(np.float32) * 2
             for t in (lines.t_min, lines.t_max)]

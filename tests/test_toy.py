@@ -1,4 +1,4 @@
-"""Tests of the toy integration job (autoint_tf.toy, train/integrate_1d.py)."""
+"""Tests of the toy integration job (autoint_tf.toy, train/integrate.py)."""
 
 import json
 import os
@@ -52,22 +52,22 @@ def test_bad_integrand_inputs_are_named(tmp_path):
   with pytest.raises(ValueError, match=r"bad.npy.*shape \(5, 3\)"):
     toy.samples_integrand(str(bad))
   with pytest.raises(ValueError, match="Unknown activation"):
-    toy.train_and_evaluate(toy.ToyConfig(activation="gelu", steps=1), str(tmp_path))
+    toy.train_and_evaluate(toy.Config(activation="gelu", steps=1), str(tmp_path))
   with pytest.raises(ValueError, match="Unknown integrand 'exp'"):
-    toy.make_integrand(toy.ToyConfig(integrand="exp"))
+    toy.make_integrand(toy.Config(integrand="exp"))
 
 
 def test_default_1d_training_integrates_the_paper_polynomial(tmp_path):
-  metrics = toy.train_and_evaluate(toy.ToyConfig(), str(tmp_path), progress=False)
+  metrics = toy.train_and_evaluate(toy.Config(), str(tmp_path), progress=False)
   # Every random sub-interval of [-1, 2] within 1% of (integrand range x length).
   assert metrics["max_error_over_range_volume"] < 0.01, metrics
   assert metrics["num_boxes"] == 1000
-  for name in ("config.json", "metrics.json", "phi.keras", "plot.png"):
+  for name in ("config.json", "metrics.json", "checkpoints/checkpoint", "plot.png"):
     assert os.path.getsize(tmp_path / name) > 0
 
 
 # Measured: max error 0.25% (seed 0) and 0.44% (seed 2) of range x area, evaluated in float64.
-TWO_D = toy.ToyConfig(integrand="smooth2d", lower=-1.0, upper=1.0, steps=3000)
+TWO_D = toy.Config(integrand="smooth2d", lower=-1.0, upper=1.0, steps=3000)
 
 
 def test_2d_box_integrals_match_closed_form(tmp_path):
@@ -80,10 +80,10 @@ def test_2d_box_integrals_match_closed_form(tmp_path):
 
 def test_cli_runs_and_writes_outputs(tmp_path):
   out = subprocess.run(
-      [sys.executable, "-m", "train.integrate_1d", f"--workdir={tmp_path}", "--steps=20",
+      [sys.executable, "-m", "train.integrate", f"--workdir={tmp_path}", "--steps=20",
        "--integrand=expression", "--expression=np.exp(-x**2)", "--width=16"],
       cwd=ROOT, capture_output=True, text=True, timeout=300, check=True)
   assert "max error" in out.stdout
   metrics = json.loads((tmp_path / "metrics.json").read_text())
   assert metrics["steps"] == 20
-  assert json.loads((tmp_path / "config.json").read_text())["expression"] == "np.exp(-x**2)"
+  assert json.loads((tmp_path / "config.json").read_text())["config"]["expression"] == "np.exp(-x**2)"

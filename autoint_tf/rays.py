@@ -1,10 +1,13 @@
-"""Pinhole cameras and rays, in the NeRF / OpenGL convention (camera looks down -z, x right, y up).
+"""Rays: pinhole cameras (NeRF / OpenGL convention), NDC rays, and rays broadcast to samples.
 
-Poses are camera-to-world matrices c2w [..., 3, 4] or [..., 4, 4]. Pixel (i, j) (column i, row j)
-is looked up at (i, j) exactly as NeRF does (no half-pixel shift), with the principal point at
-(W / 2, H / 2), so datasets made for NeRF line up. Directions are *not* normalized: the ray is
-r(t) = o + t d with d = c2w[:3, :3] (x', -y', -1), its camera-frame z component -1, as AutoInt
-and NeRF use them (t is then depth along the optical axis).
+Notation:
+  A ray is r(t) = o + t d: rays_o, rays_d [..., 3], d *not* normalized, t in [near, far].
+  Poses are camera-to-world matrices c2w [..., 3, 4] or [..., 4, 4]; the camera looks down -z,
+  x right, y up. Pixel (i, j) (column i, row j) is looked up at (i, j) exactly as NeRF does (no
+  half-pixel shift), principal point (W / 2, H / 2), so datasets made for NeRF line up; its
+  direction is d = c2w[:3, :3] (x', -y', -1), camera-frame z component -1 (t is depth along the
+  optical axis), as AutoInt and NeRF use them.
+  Forward-facing (LLFF) scenes use NeRF's NDC rays: near 0, far 1 (`ndc_rays`, `scene_rays`).
 """
 
 import numpy as np
@@ -19,6 +22,16 @@ def pixel_grid(height, width):
   return np.stack([i, j], -1)
 
 
+def _camera_directions(pixels, focal, height, width):
+  """Camera-frame (OpenGL) directions (x', -y', -1) of (column, row) pixels [..., 2]."""
+  focal = tf.broadcast_to(tf.cast(focal, tf.float32), [2])
+  principal = tf.constant([width / 2, height / 2], tf.float32)
+  # tensorflow-graphics gives (x', y', 1) in the OpenCV frame (y down, z forward) ...
+  d_cv = perspective.ray(tf.cast(pixels, tf.float32), focal, principal)
+  # ... which is (x', -y', -1) in the OpenGL frame of the pose.
+  return d_cv * tf.constant([1.0, -1.0, -1.0])
+
+
 def camera_rays(c2w, height, width, focal, pixels=None):
   """Rays of a pinhole camera: (rays_o, rays_d), each [..., H, W, 3] (or [..., P, 3]).
 
@@ -29,12 +42,7 @@ def camera_rays(c2w, height, width, focal, pixels=None):
   """
   c2w = tf.convert_to_tensor(c2w, tf.float32)[..., :3, :4]
   points = tf.constant(pixel_grid(height, width) if pixels is None else pixels, tf.float32)
-  focal = tf.broadcast_to(tf.cast(focal, tf.float32), [2])
-  principal = tf.constant([width / 2, height / 2], tf.float32)
-  # tensorflow-graphics gives (x', y', 1) in the OpenCV frame (y down, z forward) ...
-  d_cv = perspective.ray(points, focal, principal)
-  # ... which is (x', -y', -1) in the OpenGL frame of the pose.
-  d_gl = d_cv * tf.constant([1.0, -1.0, -1.0])
+  d_gl = _camera_directions(points, focal, height, width)
   batch = tf.shape(c2w)[:-2]
   grid_rank = len(points.shape) - 1
   rot = tf.reshape(c2w[..., :3, :3], tf.concat([batch, [1] * grid_rank, [3, 3]], 0))
@@ -48,10 +56,7 @@ def pixel_rays(c2w, pixels, focal, height, width):
   """One ray per pixel, each with its own pose: c2w [B, 3|4, 4], pixels [B, 2] (column, row)
   -> (rays_o, rays_d) [B, 3] (the same rays as `camera_rays`)."""
   c2w = tf.convert_to_tensor(c2w, tf.float32)[..., :3, :4]
-  focal = tf.broadcast_to(tf.cast(focal, tf.float32), [2])
-  principal = tf.constant([width / 2, height / 2], tf.float32)
-  d_gl = perspective.ray(tf.cast(pixels, tf.float32), focal, principal) * tf.constant(
-      [1.0, -1.0, -1.0])
+  d_gl = _camera_directions(pixels, focal, height, width)
   return c2w[:, :, 3], tf.linalg.matvec(c2w[:, :, :3], d_gl)
 
 
@@ -89,3 +94,40 @@ def orbit_poses(num_views, radius, elevations_deg=(30.0,), turns=1.0, phase_deg=
   eyes = radius * np.stack([np.cos(el) * np.cos(azimuths), np.cos(el) * np.sin(azimuths),
                             np.sin(el)], -1)
   return np.stack([look_at(e) for e in eyes]).astype(np.float32)
+
+
+def ndc_rays(height, width, focal, near, rays_o, rays_d):
+  """NeRF's forward-facing NDC warp (camera at the origin looking down -z; the plane z = -near
+  maps to NDC z = -1). Image width goes with x and height with y (the official AutoInt code
+  swapped them)."""
+  t = -(near + rays_o[..., 2]) / rays_d[..., 2]
+  rays_o = rays_o + t[..., None] * rays_d
+  ox, oy, oz = rays_o[..., 0], rays_o[..., 1], rays_o[..., 2]
+  dx, dy, dz = rays_d[..., 0], rays_d[..., 1], rays_d[..., 2]
+  o = tf.stack([-focal / (width / 2) * ox / oz, -focal / (height / 2) * oy / oz,
+                1 + 2 * near / oz], -1)
+  d = tf.stack([-focal / (width / 2) * (dx / dz - ox / oz),
+                -focal / (height / 2) * (dy / dz - oy / oz), -2 * near / oz], -1)
+  return o, d
+
+
+def scene_rays(rays_o, rays_d, near, far, ndc=None):
+  """The rays a model of a scene sees: dict of rays_o, rays_d [B, 3], near, far [B].
+
+  ndc: None, or (height, width, focal) of a forward-facing scene, whose models were trained
+  on NDC rays (then near/far are replaced by 0/1).
+  """
+  if ndc is not None:
+    rays_o, rays_d = ndc_rays(*ndc, 1.0, rays_o, rays_d)
+    near, far = tf.zeros_like(near), tf.ones_like(far)
+  return {"rays_o": rays_o, "rays_d": rays_d, "near": near, "far": far}
+
+
+def broadcast_rays(rays_o, rays_d, t):
+  """Inputs of a point network at t [B, ...]: origin/direction [B, 3] broadcast to t's shape
+  + [3], and t [B, ..., 1]."""
+  shape = tf.concat([tf.shape(t), [3]], 0)
+  extra = len(t.shape) - 1
+  expand = lambda v: tf.reshape(v, tf.concat([tf.shape(v)[:1], [1] * extra, [3]], 0))
+  return {"origin": tf.broadcast_to(expand(rays_o), shape),
+          "direction": tf.broadcast_to(expand(rays_d), shape), "t": t[..., None]}

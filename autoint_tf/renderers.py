@@ -1,0 +1,284 @@
+"""Volume renderers (AutoInt, Sec. 4.3): integral networks, sampling network, compositing.
+
+Notation (Lindell et al., CVPR 2021, Sec. 4.3 and Eqs. 7-9; docs/method.md): a ray
+r(t) = o + t d, d unnormalized, t in [near, far].
+  Posts tau_0 = near < ... < tau_N = far cut it into N sections; in section i
+    sigma_i = relu((Phi_s(tau_i) - Phi_s(tau_{i-1})) / dtau_i),
+    c_i     = sigmoid((Phi_c(tau_i) - Phi_c(tau_{i-1})) / dtau_i),
+    delta_i = |d| dtau_i,  compositing as NeRF (tensorflow-graphics `compute_radiance`).
+  Rendering: N + 1 evaluations of each integral network per ray (`render`).
+  Training: the grad networks dPhi/dt at M stratified samples inside each section, section means
+    before the activations (`render_training`); gradients reach the sampling network through the
+    sample positions and delta.
+  Sampling network (`SamplingNetwork`, a plain field, not integrated): PE(o, d) -> ReLU MLP ->
+    K section lengths |out + 1/K|, renormalized, floored at `min_section` / K. Posts for any N: piecewise-linear in the section index (N = K gives
+    the K sections; N = 2K halves each; N = K / 2 merges pairs).
+  Baseline (`QuadratureRenderer`): the same network architecture used as plain fields
+    (`fields.PointField`: sigma = relu(net), c = sigmoid(net) at points), NeRF quadrature with
+    64 stratified + 128 importance samples.
+Shapes: B rays; rays_o, rays_d [B, 3]; near, far [B]. K: sections of the sampling network
+(training); N: sections at render time (any positive int); M: samples a section in training;
+L: positional-encoding octaves.
+"""
+
+import dataclasses
+
+import keras
+import numpy as np
+import tensorflow as tf
+from tensorflow_graphics.rendering.volumetric import ray_radiance
+
+from autoint_tf import fields
+from autoint_tf import grad_net
+from autoint_tf import rays as rays_lib
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+  depth: int = 4                      # hidden layers of the sigma and colour networks
+  width: int = 128
+  activation: str = "swish"
+  num_frequencies: int = 10           # L: PE octaves of the point x = o + t d
+  direction_frequencies: int = 4      # PE octaves of the 6-D ray orientation (o, d)
+  view_consistent_sigma: bool = False  # sigma's network sees only the point
+  num_sections: int = 8               # K: sections of the sampling network (training N)
+  samples_per_section: int = 4        # M: grad-network samples a section in training
+  learned_sampling: bool = True       # False: evenly spaced posts
+  sampler_depth: int = 3
+  sampler_width: int = 64
+  sampler_frequencies: int = 5
+  min_section: float = 0.05           # no section shorter than min_section / K of [near, far]
+
+
+MODEL_PRESETS = {
+    "paper": ModelConfig(depth=8, width=256, num_sections=32, sampler_depth=5, sampler_width=256),
+    "tiny": ModelConfig(),
+}
+
+
+def composite(sigma, color, delta, t_mid, background, portable=False):
+  """NeRF compositing of N sections: sigma [..., N], color [..., N, 3], delta [..., N] (metric
+  lengths), t_mid [..., N] -> (rgb [..., 3], depth [...], opacity [...], weights [..., N]).
+
+  tensorflow-graphics' `compute_radiance` does it with a cumulative product, which TFLite's
+  built-in ops lack; `portable` computes the same transmittance as the exponential of an
+  exclusive cumulative sum of log(1 - alpha + 1e-10) (equal up to float rounding).
+  """
+  if portable:
+    alpha = 1.0 - tf.exp(-sigma * delta)
+    log_t = tf.math.cumsum(tf.math.log(1.0 - alpha + 1e-10), -1, exclusive=True)
+    weights = alpha * tf.exp(log_t)
+    rgb = tf.reduce_sum(weights[..., None] * color, -2)
+    opacity = tf.reduce_sum(weights, -1)
+  else:
+    rgba = tf.concat([color, sigma[..., None]], -1)
+    rgb, alpha, weights = ray_radiance.compute_radiance(rgba, delta)
+    opacity = alpha[..., 0]
+  rgb = rgb + (1.0 - opacity)[..., None] * tf.cast(background, rgb.dtype)
+  depth = tf.reduce_sum(weights * t_mid, -1)
+  return rgb, depth, opacity, weights
+
+
+def _point_network(config, output_dim, orientation, name, cls=fields.PointIntegralNetwork):
+  return cls(
+      num_frequencies=config.num_frequencies,
+      direction_frequencies=config.direction_frequencies, depth=config.depth,
+      width=config.width, activation=config.activation, output_dim=output_dim,
+      orientation=orientation, name=name)
+
+
+class SamplingNetwork(keras.layers.Layer):
+  """The sampling network: PE(o, d) -> ReLU MLP -> K section fractions of [near, far] per ray.
+
+  A plain field (`fields.EncodedMLP`), not integrated. Lengths |out + 1/K| are renormalized to
+  sum 1 and floored at `min_section` / K.
+
+  Call arguments:
+    rays_o, rays_d: [B, 3].
+
+  Returns:
+    [B, K] fractions (positive, sum 1).
+  """
+
+  def __init__(self, config=ModelConfig(), **kwargs):
+    super().__init__(**kwargs)
+    self.num_sections, self.min_section = config.num_sections, config.min_section
+    self.net = fields.EncodedMLP(
+        ("o", "d"), output_dim=config.num_sections, depth=config.sampler_depth,
+        width=config.sampler_width, activation="relu", num_frequencies=config.sampler_frequencies,
+        dtype=self.dtype_policy, name="mlp")
+
+  def call(self, rays_o, rays_d):
+    k = self.num_sections
+    lengths = tf.abs(self.net({"o": rays_o, "d": rays_d}) + 1.0 / k)
+    lengths = lengths / tf.reduce_sum(lengths, -1, keepdims=True)
+    floor = self.min_section / k
+    return (lengths + floor) / (1.0 + k * floor)
+
+
+class AutoIntRenderer(keras.Model):
+  """sigma and colour integral networks + sampling network; renders with N + 1 evaluations."""
+
+  def __init__(self, config=ModelConfig(), background=(0.0, 0.0, 0.0), **kwargs):
+    super().__init__(**kwargs)
+    fields.check_activation(config.activation)
+    self.config = config
+    self.background = tf.constant(background, tf.float32)
+    self.phi_sigma = _point_network(config, 1, "none" if config.view_consistent_sigma else "ray",
+                                    "phi_sigma")
+    self.phi_color = _point_network(config, 3, "ray", "phi_color")
+    self.grad_sigma = grad_net.GradNetwork(self.phi_sigma, name="grad_sigma", validate=False)
+    self.grad_color = grad_net.GradNetwork(self.phi_color, name="grad_color", validate=False)
+    self.sampler = (SamplingNetwork(config, name="sampler") if config.learned_sampling
+                    else None)
+
+  def build_all(self):
+    """Creates every weight (a tiny forward and training render)."""
+    rays = {"rays_o": tf.zeros([1, 3]), "rays_d": tf.constant([[0.0, 0.0, -1.0]]),
+            "near": tf.ones([1]), "far": tf.ones([1]) * 2}
+    self.render(rays, 2)
+    self.render_training(rays, tf.zeros([1, self.config.num_sections,
+                                         self.config.samples_per_section]))
+    self.built = True
+    return self
+
+  def section_fractions(self, rays_o, rays_d):
+    """[B, K] fractions of [near, far] per section (sum 1)."""
+    if self.sampler is None:
+      k = self.config.num_sections
+      return tf.fill([tf.shape(rays_o)[0], k], 1.0 / k)
+    return self.sampler(rays_o, rays_d)
+
+  def posts(self, rays, num_sections):
+    """[B, N + 1] section posts from near to far (N = num_sections, any positive int)."""
+    near, far = rays["near"][:, None], rays["far"][:, None]
+    frac = self.section_fractions(rays["rays_o"], rays["rays_d"])
+    k = self.config.num_sections
+    cdf = tf.concat([tf.zeros_like(frac[:, :1]), tf.cumsum(frac, -1)], -1)  # [B, K + 1]
+    if num_sections != k:
+      # Piecewise-linear in the section index: u in [0, K] at N + 1 evenly spaced places.
+      u = tf.linspace(0.0, float(k), num_sections + 1)
+      lo = tf.minimum(tf.cast(tf.floor(u), tf.int32), k - 1)
+      w = u - tf.cast(lo, u.dtype)
+      cdf = (1 - w) * tf.gather(cdf, lo, axis=-1) + w * tf.gather(cdf, lo + 1, axis=-1)
+    return near + (far - near) * cdf
+
+  def render(self, rays, num_sections, return_weights=False, portable=False):
+    """AutoInt rendering: N + 1 evaluations of each integral network a ray.
+
+    Returns a dict with rgb [B, 3], depth [B], opacity [B] (and posts, weights). `portable`:
+    compositing with TFLite built-in ops only (see `composite`).
+    """
+    posts = self.posts(rays, num_sections)
+    inputs = rays_lib.broadcast_rays(rays["rays_o"], rays["rays_d"], posts)
+    phi_s = self.phi_sigma(inputs)[..., 0]                 # [B, N + 1]
+    phi_c = self.phi_color(inputs)                         # [B, N + 1, 3]
+    dtau = posts[:, 1:] - posts[:, :-1]
+    sigma = tf.nn.relu((phi_s[:, 1:] - phi_s[:, :-1]) / dtau)
+    color = tf.sigmoid((phi_c[:, 1:] - phi_c[:, :-1]) / dtau[..., None])
+    return self._composite(rays, posts, sigma, color, return_weights, portable)
+
+  def render_training(self, rays, jitter):
+    """Training rendering: grad networks at M stratified samples in each of the K sections.
+
+    jitter: [B, K, M] uniform [0, 1) offsets (zeros: the left end of each stratum).
+    """
+    m = self.config.samples_per_section
+    posts = self.posts(rays, self.config.num_sections)
+    dtau = posts[:, 1:] - posts[:, :-1]
+    u = (tf.range(m, dtype=tf.float32) + jitter) / m       # [B, K, M]
+    t = posts[:, :-1, None] + dtau[..., None] * u
+    inputs = rays_lib.broadcast_rays(rays["rays_o"], rays["rays_d"], t)
+    sigma = tf.nn.relu(tf.reduce_mean(self.grad_sigma(inputs)[..., 0], -1))
+    color = tf.sigmoid(tf.reduce_mean(self.grad_color(inputs), -2))
+    return self._composite(rays, posts, sigma, color, False)
+
+  def _composite(self, rays, posts, sigma, color, return_weights, portable=False):
+    dtau = posts[:, 1:] - posts[:, :-1]
+    delta = dtau * tf.norm(rays["rays_d"], axis=-1, keepdims=True)
+    t_mid = 0.5 * (posts[:, 1:] + posts[:, :-1])
+    rgb, depth, opacity, weights = composite(sigma, color, delta, t_mid, self.background,
+                                             portable)
+    out = {"rgb": rgb, "depth": depth, "opacity": opacity}
+    if return_weights:
+      out.update(posts=posts, weights=weights)
+    return out
+
+  def evaluations_per_ray(self, num_sections):
+    """Network evaluations a ray at render time: N + 1 posts x 2 networks + the sampler."""
+    return 2 * (num_sections + 1) + (1 if self.sampler is not None else 0)
+
+
+def sample_pdf(bins, weights, num_samples, uniform):
+  """Inverse-transform samples [B, S] of the piecewise-constant pdf `weights` [B, N] over
+  `bins` [B, N + 1]; uniform: [B, S] numbers in [0, 1) (sorted or not)."""
+  w = weights + 1e-5
+  pdf = w / tf.reduce_sum(w, -1, keepdims=True)
+  cdf = tf.concat([tf.zeros_like(pdf[:, :1]), tf.cumsum(pdf, -1)], -1)  # [B, N + 1]
+  idx = tf.searchsorted(cdf, uniform, side="right")
+  n = tf.shape(weights)[-1]
+  below = tf.clip_by_value(idx - 1, 0, n - 1)
+  above = tf.clip_by_value(idx, 1, n)
+  cdf_lo, cdf_hi = tf.gather(cdf, below, batch_dims=1), tf.gather(cdf, above, batch_dims=1)
+  bin_lo, bin_hi = tf.gather(bins, below, batch_dims=1), tf.gather(bins, above, batch_dims=1)
+  frac = tf.math.divide_no_nan(uniform - cdf_lo, cdf_hi - cdf_lo)
+  return bin_lo + tf.clip_by_value(frac, 0.0, 1.0) * (bin_hi - bin_lo)
+
+
+class QuadratureRenderer(keras.Model):
+  """NeRF-style baseline: the same sigma/colour network architecture used as plain fields, with
+  `num_coarse` stratified + `num_fine` importance samples (one network pair for both passes)."""
+
+  def __init__(self, config=ModelConfig(), background=(0.0, 0.0, 0.0), num_coarse=64,
+               num_fine=128, **kwargs):
+    super().__init__(**kwargs)
+    self.config = config
+    self.background = tf.constant(background, tf.float32)
+    self.num_coarse, self.num_fine = num_coarse, num_fine
+    self.net_sigma = _point_network(config, 1, "none" if config.view_consistent_sigma else "ray",
+                                    "net_sigma", fields.PointField)
+    self.net_color = _point_network(config, 3, "ray", "net_color", fields.PointField)
+
+  def build_all(self):
+    rays = {"rays_o": tf.zeros([1, 3]), "rays_d": tf.constant([[0.0, 0.0, -1.0]]),
+            "near": tf.ones([1]), "far": tf.ones([1]) * 2}
+    self.render(rays)
+    self.built = True
+    return self
+
+  def _fields(self, rays, t):
+    inputs = rays_lib.broadcast_rays(rays["rays_o"], rays["rays_d"], t)
+    # The field at the point x = o + t d: Phi's network read as a value, not integrated.
+    return (tf.nn.relu(self.net_sigma(inputs)[..., 0]), tf.sigmoid(self.net_color(inputs)))
+
+  def _render_at(self, rays, t):
+    """Quadrature with samples t [B, S] (sorted): each sample stands for the interval to the
+    next one, and the last for the interval to `far` (NeRF instead gives it a length of 1e10,
+    so that anything behind the last sample is opaque; here the ray ends at far and the
+    background shows through)."""
+    sigma, color = self._fields(rays, t)
+    delta_t = tf.concat([t[:, 1:] - t[:, :-1], rays["far"][:, None] - t[:, -1:]], -1)
+    delta = delta_t * tf.norm(rays["rays_d"], axis=-1, keepdims=True)
+    rgb, depth, opacity, weights = composite(sigma, color, delta, t, self.background)
+    return {"rgb": rgb, "depth": depth, "opacity": opacity}, weights
+
+  def render(self, rays, uniform=None):
+    """Coarse + fine render; `uniform` = (jitter [B, C], u [B, F]) for training, else midpoints."""
+    near, far = rays["near"][:, None], rays["far"][:, None]
+    c, f = self.num_coarse, self.num_fine
+    batch = tf.shape(rays["near"])[0]
+    jitter, u = (tf.fill([batch, c], 0.5), tf.broadcast_to(
+        (tf.range(f, dtype=tf.float32) + 0.5) / f, [batch, f])) if uniform is None else uniform
+    bins = near + (far - near) * tf.linspace(0.0, 1.0, c + 1)[None]      # [B, C + 1]
+    t_coarse = bins[:, :-1] + (bins[:, 1:] - bins[:, :-1]) * jitter
+    coarse, weights = self._render_at(rays, t_coarse)
+    if f == 0:
+      return {**coarse, "coarse_rgb": coarse["rgb"]}
+    t_fine = sample_pdf(bins, tf.stop_gradient(weights), f, u)
+    t_all = tf.sort(tf.concat([t_coarse, tf.stop_gradient(t_fine)], -1), -1)
+    fine, _ = self._render_at(rays, t_all)
+    return {**fine, "coarse_rgb": coarse["rgb"]}
+
+  def evaluations_per_ray(self, num_sections=None):
+    del num_sections
+    return 2 * (self.num_coarse + (self.num_coarse + self.num_fine if self.num_fine else 0))

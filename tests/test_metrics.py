@@ -1,0 +1,35 @@
+"""Tests of autoint_tf.metrics against closed forms."""
+
+import numpy as np
+import pytest
+
+from autoint_tf import metrics
+
+
+def test_psnr_is_the_closed_form_of_the_mse():
+  target = np.zeros((4, 5))
+  pred = np.full((4, 5), 0.1)  # MSE 0.01
+  assert metrics.psnr(pred, target) == pytest.approx(20.0)
+  assert metrics.psnr(pred, target, data_range=2.0) == pytest.approx(20.0 + 20 * np.log10(2))
+  assert metrics.psnr_from_mse(0.01) == pytest.approx(20.0)
+  assert metrics.psnr(target, target) == pytest.approx(200.0)  # capped, not inf
+
+
+def test_ssim_is_one_for_equal_images_and_lower_for_noise():
+  rng = np.random.default_rng(0)
+  image = rng.uniform(size=(16, 16))
+  assert metrics.ssim(image, image) == pytest.approx(1.0, abs=1e-6)
+  noisy = np.clip(image + rng.normal(0, 0.2, image.shape), 0, 1)
+  assert metrics.ssim(noisy, image) < 0.9
+  # Views [V, H, W, 3] and images smaller than the 11-pixel filter.
+  views = rng.uniform(size=(2, 6, 7, 3))
+  assert metrics.ssim(views, views) == pytest.approx(1.0, abs=1e-6)
+
+
+def test_view_metrics_average_per_view_psnr_and_clip_predictions():
+  target = np.zeros((2, 4, 4, 3))
+  pred = np.stack([np.full((4, 4, 3), 0.1), np.full((4, 4, 3), 0.01)])
+  psnr, _ = metrics.view_metrics(pred, target)
+  assert psnr == pytest.approx((20.0 + 40.0) / 2)
+  over = np.full((1, 4, 4, 3), 5.0)  # shown as 1.0: MSE 1 against 0
+  assert metrics.view_metrics(over, target[:1])[0] == pytest.approx(0.0)

@@ -1,0 +1,135 @@
+"""Tests of autoint_tf.renderers: AutoInt rendering against closed-form integral networks and
+dense quadrature, compositing, the sampling network, sample_pdf."""
+
+import dataclasses
+
+import numpy as np
+import tensorflow as tf
+from scipy.special import erf
+from tensorflow_graphics.rendering.volumetric import ray_radiance
+
+from autoint_tf import renderers
+
+
+class _AnalyticPhi:
+  """Closed-form integral networks along rays: Phi_s = integral of a Gaussian blob's density
+  (erf), Phi_c = integral of a colour pre-activation linear in x."""
+
+  def __init__(self, centre, scale, amplitude, logit_w, logit_b):
+    self.m, self.s, self.a = np.asarray(centre), scale, amplitude
+    self.w, self.b = np.asarray(logit_w), np.asarray(logit_b)
+
+  def density(self, x):
+    return self.a * np.exp(-np.sum((x - self.m)**2, -1) / (2 * self.s**2))
+
+  def logits(self, x):
+    return x @ self.w + self.b
+
+  def sigma(self, inputs):
+    o, d, t = (np.asarray(inputs[k], np.float64) for k in ("origin", "direction", "t"))
+    dd = np.sum(d * d, -1, keepdims=True)
+    t0 = np.sum((self.m - o) * d, -1, keepdims=True) / dd      # closest approach
+    r2 = np.sum((o + t0 * d - self.m)**2, -1, keepdims=True)
+    k = np.sqrt(dd) / (np.sqrt(2) * self.s)
+    out = (self.a * np.exp(-r2 / (2 * self.s**2)) * np.sqrt(np.pi) / (2 * k) *
+           erf(k * (t - t0)))
+    return tf.constant(out, tf.float32)
+
+  def color(self, inputs):
+    o, d, t = (np.asarray(inputs[k], np.float64) for k in ("origin", "direction", "t"))
+    out = t * (o @ self.w + self.b) + 0.5 * t**2 * (d @ self.w)
+    return tf.constant(out, tf.float32)
+
+
+def _analytic_renderer(background):
+  field = _AnalyticPhi([0.1, -0.2, 0.0], 0.35, 8.0, [[1.5, -1, 0.5], [0, 2, -1], [-1, 0.5, 1]],
+                       [0.2, -0.3, 0.1])
+  model = renderers.AutoIntRenderer(dataclasses.replace(renderers.ModelConfig(),
+                                                       learned_sampling=False), background)
+  model.phi_sigma, model.phi_color = field.sigma, field.color
+  return model, field
+
+
+def _rays(n=16, seed=0):
+  rng = np.random.default_rng(seed)
+  eye = rng.normal(size=(n, 3))
+  eye = 3 * eye / np.linalg.norm(eye, axis=-1, keepdims=True)
+  d = (rng.uniform(-.3, .3, (n, 3)) - eye) * rng.uniform(0.5, 1.5, (n, 1))  # unnormalized
+  t_centre = 1.0 / rng.uniform(0.5, 1.5, n)
+  return {"rays_o": eye.astype(np.float32), "rays_d": d.astype(np.float32),
+          "near": (t_centre * 0.3).astype(np.float32), "far": (t_centre * 1.7).astype(np.float32)}
+
+
+def test_autoint_rendering_converges_to_dense_quadrature_as_n_grows():
+  model, field = _analytic_renderer((0.2, 0.3, 0.4))
+  rays = _rays()
+  # Dense reference of the same fields: sigma = density, colour = sigmoid(logits), 20k samples.
+  s = 20000
+  t = rays["near"][:, None] + (rays["far"] - rays["near"])[:, None] * (np.arange(s) + .5) / s
+  x = rays["rays_o"][:, None] + t[..., None] * rays["rays_d"][:, None]
+  delta = ((rays["far"] - rays["near"]) / s * np.linalg.norm(rays["rays_d"], axis=-1))[:, None]
+  ref, _, _, _ = renderers.composite(tf.constant(field.density(x)), tf.sigmoid(field.logits(x)),
+                                    tf.constant(delta * np.ones_like(t)), tf.constant(t),
+                                    tf.constant([0.2, 0.3, 0.4], tf.float64))
+  errors = [np.max(np.abs(model.render(rays, n)["rgb"].numpy() - ref.numpy()))
+            for n in (4, 16, 64, 256)]
+  assert all(a > b for a, b in zip(errors, errors[1:])), errors
+  assert errors[-1] < 2e-3 and errors[0] > 10 * errors[-1], errors
+
+
+def test_autoint_rendering_equals_compute_radiance_on_the_section_values():
+  model, field = _analytic_renderer((1.0, 1.0, 1.0))
+  rays = _rays(seed=1)
+  out = model.render(rays, 8, return_weights=True)
+  posts = out["posts"].numpy().astype(np.float64)
+  inputs = lambda t: {k: np.repeat(v[:, None], posts.shape[1], 1) for k, v in
+                      rays.items() if k.startswith("rays")} | {"t": t}
+  io = inputs(posts[..., None])
+  phi_s = field.sigma({"origin": io["rays_o"], "direction": io["rays_d"], "t": io["t"]}).numpy()
+  phi_c = field.color({"origin": io["rays_o"], "direction": io["rays_d"], "t": io["t"]}).numpy()
+  dt = np.diff(posts, axis=1)
+  sigma = np.maximum(np.diff(phi_s[..., 0], axis=1) / dt, 0)
+  color = 1 / (1 + np.exp(-np.diff(phi_c, axis=1) / dt[..., None]))
+  delta = dt * np.linalg.norm(rays["rays_d"], axis=-1, keepdims=True)
+  rgb, alpha, _ = ray_radiance.compute_radiance(
+      tf.constant(np.concatenate([color, sigma[..., None]], -1), tf.float32),
+      tf.constant(delta, tf.float32))
+  np.testing.assert_allclose(out["rgb"].numpy(), rgb.numpy() + (1 - alpha.numpy()), atol=2e-5)
+  # ... and compute_radiance is the NeRF compositing, written out here in numpy.
+  a = 1 - np.exp(-sigma * delta)
+  trans = np.cumprod(np.concatenate([np.ones_like(a[:, :1]), 1 - a[:, :-1]], 1), 1)
+  np.testing.assert_allclose(out["opacity"].numpy(), np.sum(a * trans, 1), atol=2e-5)
+  np.testing.assert_allclose(out["depth"].numpy(),
+                             np.sum(a * trans * 0.5 * (posts[:, 1:] + posts[:, :-1]), 1),
+                             rtol=1e-4)
+
+
+def test_sampling_network_posts_span_near_far_for_any_n():
+  model = renderers.AutoIntRenderer(renderers.ModelConfig(num_sections=8, width=16, depth=1,
+                                                        sampler_width=16)).build_all()
+  rays = {k: tf.constant(v) for k, v in _rays(5).items()}
+  posts8 = model.posts(rays, 8).numpy()
+  np.testing.assert_allclose(posts8[:, 0], rays["near"], rtol=1e-6)
+  np.testing.assert_allclose(posts8[:, -1], rays["far"], rtol=1e-5)
+  assert np.all(np.diff(posts8, axis=1) >= 0.05 / 8 * (rays["far"] - rays["near"])[:, None] - 1e-6)
+  np.testing.assert_allclose(model.posts(rays, 4).numpy(), posts8[:, ::2], rtol=1e-6)
+  np.testing.assert_allclose(model.posts(rays, 16).numpy()[:, ::2], posts8, rtol=1e-6)
+
+
+def test_gradients_reach_the_sampling_network_through_training_renders():
+  model = renderers.AutoIntRenderer(renderers.ModelConfig(num_sections=4, width=16, depth=2,
+                                                        sampler_width=16)).build_all()
+  rays = {k: tf.constant(v) for k, v in _rays(8).items()}
+  with tf.GradientTape() as tape:
+    out = model.render_training(rays, tf.random.uniform([8, 4, 4]))
+    loss = tf.reduce_sum(out["rgb"])
+  grads = tape.gradient(loss, model.sampler.trainable_variables)
+  assert all(g is not None and np.any(g.numpy() != 0) for g in grads)
+
+
+def test_sample_pdf_inverts_the_cdf():
+  bins = tf.constant([[0.0, 1.0, 3.0, 4.0]])
+  weights = tf.constant([[1.0, 0.0, 3.0]])
+  u = tf.constant([[0.0, 0.125, 0.4, 0.5, 1.0 - 1e-7]])
+  np.testing.assert_allclose(renderers.sample_pdf(bins, weights, 5, u).numpy(),
+                             [[0.0, 0.5, 3.2, 3.0 + 1 / 3, 4.0]], atol=1e-3)

@@ -1,0 +1,119 @@
+"""Tests of autoint_tf.scenes: the procedural scene, the NeRF data loaders, ray batches."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from autoint_tf import rays as rays_lib
+from autoint_tf import scenes
+from conftest import SHARED_DATA
+
+
+LEGO_NPZ = os.path.join(SHARED_DATA, "lego_100px.npz")
+
+
+LEGO = os.path.join(SHARED_DATA, "nerf_synthetic_lego")
+
+
+FERN = os.path.join(SHARED_DATA, "nerf_llff_fern")
+
+
+def test_procedural_views_are_deterministic_and_show_the_scene():
+  train, test = scenes.procedural_views(num_train=3, num_test=2, size=12)
+  again, _ = scenes.procedural_views(num_train=3, num_test=2, size=12)
+  np.testing.assert_array_equal(train.images, again.images)
+  assert train.images.shape == (3, 12, 12, 3) and test.images.shape == (2, 12, 12, 3)
+  # The scene (at the origin) is in the middle of every view, the corners see background.
+  assert np.all(train.images[:, 6, 6].sum(-1) > 0.5)
+  assert np.all(train.images[:, 0, 0].sum(-1) < 0.05)
+
+
+def test_loader_errors_name_the_file(tmp_path):
+  with pytest.raises(FileNotFoundError, match="transforms_train.json"):
+    scenes.load_blender(str(tmp_path))
+  (tmp_path / "transforms_train.json").write_text("{not json")
+  with pytest.raises(ValueError, match="Malformed.*transforms_train.json"):
+    scenes.load_blender(str(tmp_path))
+  (tmp_path / "transforms_train.json").write_text(json.dumps(
+      {"camera_angle_x": 0.7, "frames": [{"file_path": "./train/r_0",
+                                          "transform_matrix": np.eye(4).tolist()}]}))
+  with pytest.raises(FileNotFoundError, match="r_0.png"):
+    scenes.load_blender(str(tmp_path))
+  np.savez(tmp_path / "bad.npz", images=np.zeros((3, 4, 4, 3)), poses=np.zeros((2, 4, 4)), focal=1.)
+  with pytest.raises(ValueError, match="bad.npz': 3 images but 2 poses"):
+    scenes.load_npz(str(tmp_path / "bad.npz"))
+  os.makedirs(tmp_path / "llff" / "images_8")
+  np.save(tmp_path / "llff" / "poses_bounds.npy", np.zeros((2, 17)))
+  with pytest.raises(ValueError, match="0 images in .*images_8 but 2 poses"):
+    scenes.load_llff(str(tmp_path / "llff"))
+
+
+def _needs(path):
+  if not os.path.exists(path):
+    pytest.skip(f"{path} is absent (the shared datasets are not on this machine)")
+
+
+def _assert_object_at_origin(views, mask):
+  """The lego sits at the world origin: it projects onto object pixels in every view."""
+  for pose, m in zip(views.poses, mask):
+    col, row = rays_lib.project(pose, np.zeros((1, 3)), views.focal, views.height,
+                               views.width)[0]
+    assert m[int(row), int(col)], (col, row)
+    # The principal point: Blender cameras look (nearly) at the origin.
+    assert abs(col - views.width / 2) < 0.2 * views.width
+
+
+def test_lego_npz_and_blender_share_cameras_and_land_on_the_object():
+  _needs(LEGO_NPZ)
+  train, test = scenes.load_npz(LEGO_NPZ)
+  assert len(train) == 100 and len(test) == 25 and train.height == 100
+  with np.load(LEGO_NPZ) as data:
+    alpha = data["alpha"]
+  _assert_object_at_origin(train.subset(slice(0, 10)), alpha[:10] > 0.5)
+  white, _ = scenes.load_npz(LEGO_NPZ, white_background=True)
+  np.testing.assert_allclose(white.images[0, 0, 0], 1.0)
+  _needs(LEGO)
+  blender = scenes.load_blender(LEGO, "train", downscale=8)
+  assert blender.height == 100 and blender.background == (1.0, 1.0, 1.0)
+  np.testing.assert_allclose(blender.focal, train.focal, rtol=1e-3)
+  # r_0 of the Blender files is view 0 of the npz: the same pose and (area-downscaled) image.
+  np.testing.assert_allclose(blender.poses[0], train.poses[0], atol=1e-5)
+  # (The npz averaged premultiplied colour before compositing: edges differ a little.)
+  assert np.mean(np.abs(blender.images[0] - white.images[0])) < 0.01
+  assert np.mean(np.abs(blender.images[0] - white.images[1])) > 0.05
+  # A point on the ray of a given pixel of view 0 reprojects into that pixel.
+  rays = blender.rays(slice(0, 1))
+  pix = 57 * 100 + 31
+  point = rays["rays_o"][pix] + 4.0 * rays["rays_d"][pix]
+  np.testing.assert_allclose(rays_lib.project(blender.poses[0], point[None], blender.focal, 100,
+                                             100)[0], [31, 57], atol=1e-3)
+
+
+def test_llff_fern_loads_with_nerf_conventions():
+  _needs(FERN)
+  train, test = scenes.load_llff(FERN, factor=8)
+  assert len(train) == 17 and len(test) == 3  # every 8th image (0, 8, 16) held out
+  assert (train.height, train.width) == (378, 504)
+  np.testing.assert_allclose(train.focal, 3260.5 / 8, rtol=2e-3)
+  # Recentred: the average camera is the identity, all cameras look down -z (forward-facing).
+  poses = np.concatenate([train.poses, test.poses])
+  np.testing.assert_allclose(poses[:, :3, 3].mean(0), 0, atol=1e-5)
+  assert np.all(poses[:, 2, 2] > 0.9)
+  rays = test.rays(slice(0, 1))
+  assert np.all(np.abs(rays["rays_o"][:, :2]) < 1.5) and np.allclose(rays["rays_o"][:, 2], -1,
+                                                                      atol=1e-4)
+
+
+def test_ray_batches_are_pixels_of_the_views_and_repeatable():
+  train, _ = scenes.procedural_views(num_train=2, num_test=1, size=6)
+  all_rays = train.rays()
+  batch = next(iter(scenes.ray_batches(train, 32, seed=3, start_step=5)))
+  again = next(iter(scenes.ray_batches(train, 32, seed=3, start_step=5)))
+  np.testing.assert_array_equal(batch["rgb"].numpy(), again["rgb"].numpy())
+  for o, d, rgb in zip(batch["rays_o"].numpy(), batch["rays_d"].numpy(), batch["rgb"].numpy()):
+    k = np.argmin(np.sum((all_rays["rays_o"] - o)**2 + (all_rays["rays_d"] - d)**2, -1))
+    np.testing.assert_allclose(all_rays["rays_o"][k], o, atol=1e-5)
+    np.testing.assert_allclose(all_rays["rays_d"][k], d, atol=1e-5)
+    np.testing.assert_allclose(all_rays["rgb"][k], rgb)
