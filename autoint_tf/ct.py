@@ -296,11 +296,12 @@ def train_and_evaluate(config, scan=None, workdir=None, progress=True):
                                              "source": scan.source})
   task = Task(config, scan, kept, held)
   phi, history = training.fit(task, config, workdir, progress=progress)
-  if task.evaluation is None or task.evaluation[0] != config.steps:
-    task.evaluate(phi, config.steps)
+  if task.evaluation is None or task.evaluation[0] != history["last_step"]:
+    task.evaluate(phi, history["last_step"])
   _, report, outputs = task.evaluation
   report["final_loss"] = (history["final_loss"] * scan.radius**2
                           if history["final_loss"] is not None else None)
+  report.update(steps=history["last_step"], train_seconds=history["train_seconds"])
   outputs.update(phi=phi, grad=task.grad)
   return report, outputs
 

@@ -44,8 +44,10 @@ class Config(training.LoopConfig):
   renderer: str = "autoint"         # autoint or quadrature (the NeRF-style baseline)
   model: str = "tiny"               # renderers.MODEL_PRESETS key
   activation: str = ""              # override the preset's activation
+  num_frequencies: int = 0          # override L, the PE octaves of the point (0: the preset's)
   num_sections: int = 0             # override K (the sampling network's sections)
   view_consistent_sigma: bool = False  # sigma's network sees only the point
+  shared_trunk: bool = False        # one trunk for sigma and colour (renderers.ModelConfig)
   num_coarse: int = 64              # quadrature baseline samples
   num_fine: int = 128               # quadrature baseline importance samples
   batch_size: int = 1024            # rays a step (global, over all replicas)
@@ -69,11 +71,14 @@ PRESETS = {
 def model_config(config):
   """The renderers.ModelConfig of a run: its preset with the run's overrides."""
   base = renderers.MODEL_PRESETS[config.model]
-  overrides = {"view_consistent_sigma": config.view_consistent_sigma}
+  overrides = {"view_consistent_sigma": config.view_consistent_sigma,
+               "shared_trunk": config.shared_trunk}
   if config.activation:
     overrides["activation"] = fields.check_activation(config.activation)
   if config.num_sections:
     overrides["num_sections"] = config.num_sections
+  if config.num_frequencies:
+    overrides["num_frequencies"] = config.num_frequencies
   return dataclasses.replace(base, **overrides)
 
 
@@ -235,7 +240,8 @@ def train_and_evaluate(config, workdir, progress=True):
           f"of {test_views.height}x{test_views.width}")
   model, history = train(config, train_views, test_views, workdir, progress=progress)
   rows, _ = evaluate(model, test_views, config.renderer, config.report_sections)
-  report = {"test": rows, "final_loss": history["final_loss"], "steps": config.steps}
+  report = {"test": rows, "final_loss": history["final_loss"], "steps": history["last_step"],
+            "train_seconds": history["train_seconds"]}
   if config.time_quadrature and config.renderer == "autoint":
     # Speed only: the NeRF-style renderer with the same networks (untrained) on the test rays.
     baseline = make_renderer(dataclasses.replace(config, renderer="quadrature"),

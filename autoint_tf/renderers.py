@@ -41,6 +41,10 @@ class ModelConfig:
   num_frequencies: int = 10           # L: PE octaves of the point x = o + t d
   direction_frequencies: int = 4      # PE octaves of the 6-D ray orientation (o, d)
   view_consistent_sigma: bool = False  # sigma's network sees only the point
+  shared_trunk: bool = False          # one trunk for sigma and colour (fields.RadianceField):
+                                      # one forward-mode pass, sigma from the point only
+  head_depth: int = 1                 # shared trunk: hidden layers of the colour head
+  head_width: int = 64                # shared trunk: width of the colour head
   num_sections: int = 8               # K: sections of the sampling network (training N)
   samples_per_section: int = 4        # M: grad-network samples a section in training
   learned_sampling: bool = True       # False: evenly spaced posts
@@ -77,6 +81,12 @@ def composite(sigma, color, delta, t_mid, background, portable=False):
   rgb = rgb + (1.0 - opacity)[..., None] * tf.cast(background, rgb.dtype)
   depth = tf.reduce_sum(weights * t_mid, -1)
   return rgb, depth, opacity, weights
+
+
+def _radiance_field(config, name):
+  return fields.RadianceField(config.num_frequencies, config.direction_frequencies, config.depth,
+                              config.width, config.activation, head_depth=config.head_depth,
+                              head_width=config.head_width, name=name)
 
 
 def _point_network(config, output_dim, orientation, name, cls=fields.PointIntegralNetwork):
@@ -124,13 +134,31 @@ class AutoIntRenderer(keras.Model):
     fields.check_activation(config.activation)
     self.config = config
     self.background = tf.constant(background, tf.float32)
-    self.phi_sigma = _point_network(config, 1, "none" if config.view_consistent_sigma else "ray",
-                                    "phi_sigma")
-    self.phi_color = _point_network(config, 3, "ray", "phi_color")
-    self.grad_sigma = grad_net.GradNetwork(self.phi_sigma, name="grad_sigma", validate=False)
-    self.grad_color = grad_net.GradNetwork(self.phi_color, name="grad_color", validate=False)
+    if config.shared_trunk:
+      self.phi = _radiance_field(config, "phi")
+      self.grad = grad_net.GradNetwork(self.phi, name="grad", validate=False)
+    else:
+      self.phi_sigma = _point_network(
+          config, 1, "none" if config.view_consistent_sigma else "ray", "phi_sigma")
+      self.phi_color = _point_network(config, 3, "ray", "phi_color")
+      self.grad_sigma = grad_net.GradNetwork(self.phi_sigma, name="grad_sigma", validate=False)
+      self.grad_color = grad_net.GradNetwork(self.phi_color, name="grad_color", validate=False)
     self.sampler = (SamplingNetwork(config, name="sampler") if config.learned_sampling
                     else None)
+
+  def integrals(self, inputs):
+    """(Phi_sigma [...], Phi_color [..., 3]): the integral networks at point-network inputs."""
+    if self.config.shared_trunk:
+      phi = self.phi(inputs)
+      return phi[..., 0], phi[..., 1:]
+    return self.phi_sigma(inputs)[..., 0], self.phi_color(inputs)
+
+  def integrands(self, inputs):
+    """(f_sigma [...], f_color [..., 3]): the grad networks at point-network inputs."""
+    if self.config.shared_trunk:
+      f = self.grad(inputs)
+      return f[..., 0], f[..., 1:]
+    return self.grad_sigma(inputs)[..., 0], self.grad_color(inputs)
 
   def build_all(self):
     """Creates every weight (a tiny forward and training render)."""
@@ -171,8 +199,7 @@ class AutoIntRenderer(keras.Model):
     """
     posts = self.posts(rays, num_sections)
     inputs = rays_lib.broadcast_rays(rays["rays_o"], rays["rays_d"], posts)
-    phi_s = self.phi_sigma(inputs)[..., 0]                 # [B, N + 1]
-    phi_c = self.phi_color(inputs)                         # [B, N + 1, 3]
+    phi_s, phi_c = self.integrals(inputs)                  # [B, N + 1], [B, N + 1, 3]
     dtau = posts[:, 1:] - posts[:, :-1]
     sigma = tf.nn.relu((phi_s[:, 1:] - phi_s[:, :-1]) / dtau)
     color = tf.sigmoid((phi_c[:, 1:] - phi_c[:, :-1]) / dtau[..., None])
@@ -189,8 +216,9 @@ class AutoIntRenderer(keras.Model):
     u = (tf.range(m, dtype=tf.float32) + jitter) / m       # [B, K, M]
     t = posts[:, :-1, None] + dtau[..., None] * u
     inputs = rays_lib.broadcast_rays(rays["rays_o"], rays["rays_d"], t)
-    sigma = tf.nn.relu(tf.reduce_mean(self.grad_sigma(inputs)[..., 0], -1))
-    color = tf.sigmoid(tf.reduce_mean(self.grad_color(inputs), -2))
+    f_s, f_c = self.integrands(inputs)                     # [B, K, M], [B, K, M, 3]
+    sigma = tf.nn.relu(tf.reduce_mean(f_s, -1))
+    color = tf.sigmoid(tf.reduce_mean(f_c, -2))
     return self._composite(rays, posts, sigma, color, False)
 
   def _composite(self, rays, posts, sigma, color, return_weights, portable=False):
@@ -235,9 +263,13 @@ class QuadratureRenderer(keras.Model):
     self.config = config
     self.background = tf.constant(background, tf.float32)
     self.num_coarse, self.num_fine = num_coarse, num_fine
-    self.net_sigma = _point_network(config, 1, "none" if config.view_consistent_sigma else "ray",
-                                    "net_sigma", fields.PointField)
-    self.net_color = _point_network(config, 3, "ray", "net_color", fields.PointField)
+    if config.shared_trunk:
+      self.net = _radiance_field(config, "net")
+    else:
+      self.net_sigma = _point_network(
+          config, 1, "none" if config.view_consistent_sigma else "ray", "net_sigma",
+          fields.PointField)
+      self.net_color = _point_network(config, 3, "ray", "net_color", fields.PointField)
 
   def build_all(self):
     rays = {"rays_o": tf.zeros([1, 3]), "rays_d": tf.constant([[0.0, 0.0, -1.0]]),
@@ -248,7 +280,10 @@ class QuadratureRenderer(keras.Model):
 
   def _fields(self, rays, t):
     inputs = rays_lib.broadcast_rays(rays["rays_o"], rays["rays_d"], t)
-    # The field at the point x = o + t d: Phi's network read as a value, not integrated.
+    # The field at the point x = o + t d: the network read as a value, not integrated.
+    if self.config.shared_trunk:
+      out = self.net(inputs)
+      return tf.nn.relu(out[..., 0]), tf.sigmoid(out[..., 1:])
     return (tf.nn.relu(self.net_sigma(inputs)[..., 0]), tf.sigmoid(self.net_color(inputs)))
 
   def _render_at(self, rays, t):

@@ -288,7 +288,7 @@ def train_and_evaluate(config, workdir, progress=True):
   phi, history = training.fit(task, config, workdir, progress=progress)
   metrics = evaluate(phi, config, integrand, rng)
   metrics.update(final_loss=history["final_loss"], train_seconds=time.time() - start,
-                 steps=config.steps)
+                 steps=history["last_step"])
   training.write_metrics(workdir, metrics)
   plot(phi, task.grad, config, integrand, (x_pool[:, 0], f_pool[:, 0]),
        os.path.join(workdir, "plot.png"))

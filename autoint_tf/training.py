@@ -65,6 +65,7 @@ class LoopConfig:
   log_every: int = 100              # steps between loss logs (progress bar, TensorBoard)
   eval_every: int = 0               # steps between evaluations (0: at the end only)
   checkpoint_every: int = 250       # steps between checkpoints
+  budget_minutes: float = 0.0       # stop after this much training time (0: run all steps)
   strategy: str = "default"         # default, mirrored (GPUs of one host), multiworker (TF_CONFIG)
   seed: int = 0                     # weights and every batch are functions of (seed, step)
 
@@ -235,7 +236,8 @@ def fit(task, config, workdir, strategy=None, progress=True):
     strategy: a tf.distribute strategy (default: `make_strategy(config.strategy)`).
   Returns:
     (model, history): history has loss [(step, loss)], eval [(step, scalars)], start_step,
-    optimizer_iterations_at_start, final_loss (the last logged loss, kept in the checkpoint).
+    optimizer_iterations_at_start, final_loss (the last logged loss, kept in the checkpoint),
+    last_step (below config.steps when `budget_minutes` ran out first), train_seconds.
   Raises:
     FloatingPointError: the loss became NaN or inf (the last good checkpoint is kept).
   """
@@ -243,6 +245,9 @@ def fit(task, config, workdir, strategy=None, progress=True):
   strategy = strategy or make_strategy(config.strategy)
   keras.utils.set_random_seed(config.seed)
   replicas = strategy.num_replicas_in_sync
+  if config.budget_minutes and getattr(strategy, "cluster_resolver", None) is not None:
+    raise ValueError("--budget_minutes is a per-process clock and would stop the workers of a "
+                     "multi-worker run at different steps; give --steps instead.")
   if task.global_batch_size % replicas:
     raise ValueError(f"The batch of {task.global_batch_size} {task.examples} must be divisible "
                      f"by the {replicas} replicas.")
@@ -289,13 +294,16 @@ def fit(task, config, workdir, strategy=None, progress=True):
   bar = tqdm(range(start, config.steps), initial=start, total=config.steps, unit="step",
              disable=not (progress and chief), desc=task.name, mininterval=1.0)
   tick, done = time.perf_counter(), 0
+  began, s = tick, start
   with writer.as_default():
     for i in bar:
       s = i + 1  # steps done after this one
       loss = train_step(iterator)
       done += task.global_batch_size
-      log = s % config.log_every == 0 or s == config.steps
-      save = s % config.checkpoint_every == 0 or s == config.steps
+      last = s == config.steps or bool(
+          config.budget_minutes and time.perf_counter() - began > 60 * config.budget_minutes)
+      log = s % config.log_every == 0 or last
+      save = s % config.checkpoint_every == 0 or last
       if log or save:  # (no checkpoint is written without this check)
         loss = float(loss)
         if not math.isfinite(loss):
@@ -318,14 +326,18 @@ def fit(task, config, workdir, strategy=None, progress=True):
                         **{f"{task.examples}_s": f"{rate:.0f}"})
       if save:
         manager.save(checkpoint_number=s)
-      if chief and ((config.eval_every and s % config.eval_every == 0) or s == config.steps):
+      if chief and ((config.eval_every and s % config.eval_every == 0) or last):
         scalars, images = task.evaluate(model, s)
         history["eval"].append((s, scalars))
         for k, v in scalars.items():
           tf.summary.scalar(f"eval/{k}", v, step=s)
         for k, v in images.items():
           tf.summary.image(f"eval/{k}", v, step=s)
+      if last:
+        break
+  bar.close()
   writer.flush()
+  history.update(last_step=s, train_seconds=time.perf_counter() - began)
   final = float(last_loss.numpy())
   history["final_loss"] = None if math.isnan(final) else final
   return model, history

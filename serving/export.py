@@ -140,11 +140,14 @@ def radiance_functions(model, info, num_sections=8, max_batch=DEFAULT_MAX_BATCH,
     rays_o, rays_d, t0, t1 = check_rays(rays_o, rays_d, t0=t0, t1=t1)
     r = rays(rays_o, rays_d, t0, t1)
     inputs = {"origin": r["rays_o"], "direction": r["rays_d"]}
-    sigma = grad_net.definite_integral(model.phi_sigma, r["near"][:, None], r["far"][:, None],
-                                       inputs=inputs, validate=False)
-    color = grad_net.definite_integral(model.phi_color, r["near"][:, None], r["far"][:, None],
-                                       inputs=inputs, validate=False)
-    return {"sigma_integral": sigma[:, 0], "color_integral": color}
+
+    def both(x):  # [..., 1 + 3]: sigma and colour integral networks
+      phi_s, phi_c = model.integrals(x)
+      return tf.concat([phi_s[..., None], phi_c], -1)
+
+    out = grad_net.definite_integral(both, r["near"][:, None], r["far"][:, None],
+                                     inputs=inputs, validate=False)
+    return {"sigma_integral": out[:, 0], "color_integral": out[:, 1:]}
 
   ray = [_spec([None, 3], "rays_o"), _spec([None, 3], "rays_d")]
   return {

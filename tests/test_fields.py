@@ -5,6 +5,7 @@ import pytest
 import tensorflow as tf
 
 from autoint_tf import fields
+from autoint_tf import grad_net
 from conftest import BATCH_SHAPES
 from conftest import assert_layer_contract
 
@@ -111,3 +112,24 @@ def test_layer_contracts(tmp_path):
   assert_layer_contract(
       fields.IntegralMLP(("t", "c"), output_dim=3, depth=2, width=8,
                          num_frequencies={"t": 3, "c": 1}), inputs, tmp_path)
+
+
+def test_radiance_field_jvp_matches_forward_mode_and_sigma_ignores_the_ray(tmp_path):
+  field = fields.RadianceField(num_frequencies=3, direction_frequencies=2, depth=3, width=16,
+                               head_width=8, dtype="float64")
+  rng = np.random.default_rng(0)
+  x = {"t": rng.uniform(-1, 1, (5, 1)), "origin": rng.uniform(-.5, .5, (5, 3)),
+       "direction": rng.normal(size=(5, 3))}
+  explicit = grad_net.GradNetwork(field, mode="explicit")(x).numpy()
+  forward = grad_net.GradNetwork(field, mode="forward")(x).numpy()
+  np.testing.assert_allclose(explicit, forward, rtol=1e-9, atol=1e-12)
+  # The same point seen along another ray: the same Phi_sigma, another colour.
+  t2 = rng.uniform(-1, 1, (5, 1))
+  d2 = rng.normal(size=(5, 3))
+  point = x["origin"] + x["t"] * x["direction"]
+  other = {"t": t2, "direction": d2, "origin": point - t2 * d2}
+  a, b = field(x).numpy(), field(other).numpy()
+  np.testing.assert_allclose(a[:, 0], b[:, 0], rtol=1e-10)
+  assert np.max(np.abs(a[:, 1:] - b[:, 1:])) > 1e-3
+  assert_layer_contract(fields.RadianceField(num_frequencies=2, depth=2, width=8, head_width=4),
+                        {k: v.astype(np.float32) for k, v in x.items()}, tmp_path)

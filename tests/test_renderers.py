@@ -8,6 +8,7 @@ import tensorflow as tf
 from scipy.special import erf
 from tensorflow_graphics.rendering.volumetric import ray_radiance
 
+from autoint_tf import rays as rays_lib
 from autoint_tf import renderers
 
 
@@ -133,3 +134,34 @@ def test_sample_pdf_inverts_the_cdf():
   u = tf.constant([[0.0, 0.125, 0.4, 0.5, 1.0 - 1e-7]])
   np.testing.assert_allclose(renderers.sample_pdf(bins, weights, 5, u).numpy(),
                              [[0.0, 0.5, 3.2, 3.0 + 1 / 3, 4.0]], atol=1e-3)
+
+
+def test_shared_trunk_renderer_trains_renders_and_feeds_the_sampler():
+  config = renderers.ModelConfig(num_sections=4, width=16, depth=2, sampler_width=16,
+                                 shared_trunk=True, head_width=8, num_frequencies=4)
+  model = renderers.AutoIntRenderer(config, (1.0, 1.0, 1.0)).build_all()
+  rays = {k: tf.constant(v) for k, v in _rays(6).items()}
+  with tf.GradientTape() as tape:
+    out = model.render_training(rays, tf.random.uniform([6, 4, 4]))
+    loss = tf.reduce_sum(out["rgb"])
+  grads = tape.gradient(loss, model.trainable_variables)
+  # Every weight learns but the output biases of Phi (the constants of integration).
+  unconnected = sorted(v.path.split("/", 1)[-1] for g, v in zip(grads, model.trainable_variables)
+                       if g is None)
+  assert unconnected == ["color/bias_1", "sigma/bias_0"], unconnected
+  # Rendering with the integral network equals the midpoint rule of its grad network as the
+  # training jitter samples it finely (the sections' means converge to the integrals).
+  posts = model.posts(rays, 4)
+  inputs = rays_lib.broadcast_rays(rays["rays_o"], rays["rays_d"], posts)
+  phi_s, phi_c = model.integrals(inputs)
+  m = 256
+  t = posts[:, :-1, None] + (posts[:, 1:] - posts[:, :-1])[..., None] * (
+      (np.arange(m) + 0.5) / m)
+  f_s, f_c = model.integrands(rays_lib.broadcast_rays(rays["rays_o"], rays["rays_d"], t))
+  dt = (posts[:, 1:] - posts[:, :-1]).numpy()
+  np.testing.assert_allclose((phi_s[:, 1:] - phi_s[:, :-1]).numpy(),
+                             f_s.numpy().mean(-1) * dt, rtol=2e-3, atol=2e-4)
+  np.testing.assert_allclose((phi_c[:, 1:] - phi_c[:, :-1]).numpy(),
+                             f_c.numpy().mean(-2) * dt[..., None], rtol=2e-3, atol=2e-4)
+  baseline = renderers.QuadratureRenderer(config, (1.0, 1.0, 1.0), 8, 8).build_all()
+  assert baseline.render(rays)["rgb"].shape == (6, 3)
