@@ -18,7 +18,7 @@ $(STAMP): requirements.txt
 setup: $(STAMP)
 
 demo: setup
-	$(PY) -m train.radiance --workdir=runs/demo --steps=300
+	$(PY) -m train.radiance --workdir=runs/demo
 	$(PY) -m serving.export --workdir=runs/demo --export_base=runs/demo/exports --model_name=autoint
 	$(PY) -m serving.smoke --workdir=runs/demo --export_base=runs/demo/exports --model_name=autoint
 

@@ -16,6 +16,7 @@ Notation (see tomography.py for the geometry):
 
 import dataclasses
 import os
+import time
 
 import numpy as np
 import tensorflow as tf
@@ -27,6 +28,7 @@ from autoint_tf import grad_net
 from autoint_tf import io_utils
 from autoint_tf import metrics
 from autoint_tf import plots
+from autoint_tf import sirt
 from autoint_tf import tomography
 from autoint_tf import training
 
@@ -119,20 +121,36 @@ class Config(training.LoopConfig):
   batch_lines: int = 0                # lines a step (0: every kept line, full batch)
   consistency_weight: float = 1.0     # point model only: weight of the view-consistency loss
   consistency_points: int = 1024      # random points a step for that loss
+  sirt_iterations: int = 200          # iterations of the SIRT baseline image
+  image_size: int = 256               # measured scans: largest image side (phantoms: theirs)
+  image_directions: int = 16          # point model: directions its image is averaged over
 
 
 def interpolate_angles(sinogram, angles, query, period=np.pi, flip=True):
   """Linear interpolation along angle of a sinogram [A, N] measured at `angles` [A], evaluated
-  at `query` [Q] -> [Q, N]. Periodic with `period`; with `flip` (parallel beam, period pi),
-  p(rho, theta + pi) = p(-rho, theta): the view one period on is the mirrored first view.
+  at `query` [Q] -> [Q, N]. Periodic with `period` when the views go round it; with `flip`
+  (parallel beam, period pi), p(rho, theta + pi) = p(-rho, theta): the view one period on is
+  the mirrored first view. A limited-angle scan (tomography.covers_period false) is not
+  wrapped across its missing arc: queries beyond its ends take the nearest end view.
   """
-  a = np.mod(np.asarray(angles, np.float64), period)
+  a = np.asarray(angles, np.float64)
+  q = np.asarray(query, np.float64)
+  if not tomography.covers_period(a, period):  # unwrap the arc so that it is contiguous
+    start = np.sort(np.mod(a, period))
+    gaps = np.diff(np.concatenate([start, start[:1] + period]))
+    origin = start[(np.argmax(gaps) + 1) % len(start)]
+    a, q = np.mod(a - origin, period), np.mod(q - origin, period)
+    q = np.where(q > 0.5 * (a.max() + period), q - period, q)  # the nearer end of the arc
+    order = np.argsort(a)
+    s = np.asarray(sinogram)[order]
+    return np.stack([np.interp(q, a[order], s[:, j]) for j in range(s.shape[1])], -1)
+  a = np.mod(a, period)
   order = np.argsort(a)
   a, s = a[order], np.asarray(sinogram)[order]
   wrapped = s[:, ::-1] if flip else s
   ext_a = np.concatenate([a[-1:] - period, a, a[:1] + period])
   ext_s = np.concatenate([wrapped[-1:], s, wrapped[:1]], 0)
-  q = np.mod(np.asarray(query, np.float64), period)
+  q = np.mod(q, period)
   return np.stack([np.interp(q, ext_a, ext_s[:, j]) for j in range(s.shape[1])], -1)
 
 
@@ -312,17 +330,27 @@ def write_report(report, outputs, scan, workdir):
   training.write_metrics(workdir, report)
   with io_utils.atomic_path(os.path.join(workdir, "sinogram.npz")) as tmp:
     arrays = {k: outputs[k] for k in ("prediction", "truth", "interpolation", "kept",
-                                      "fbp_image", "point_image") if outputs.get(k) is not None}
+                                      "fbp_image", "sirt_image", "point_image")
+              if outputs.get(k) is not None}
     np.savez(tmp, angles=scan.angles, **arrays)
   plots.ct_report(outputs, report, os.path.join(workdir, "ct.png"))
 
 
 def evaluate(config, scan, phi, grad, kept, held):
   """Held-out-view PSNR/SSIM of AutoInt and of angular interpolation; for the point model its
-  image against FBP of the same kept views (and against the phantom when there is one)."""
+  image against FBP and SIRT of the same kept views (and against the phantom when there is
+  one). report["seconds_<stage>"]: the time of each stage."""
+  clock = [time.perf_counter()]
+
+  def lap():
+    now = time.perf_counter()
+    seconds, clock[0] = now - clock[0], now
+    return seconds
+
   lines = scan.lines.scaled(1.0 / scan.radius)
   pred = line_integrals(phi, *flat_line_inputs(config.parameterization, lines))
   pred = pred.numpy().reshape(scan.sinogram.shape) * scan.radius
+  seconds = {"predict_all_views": lap()}
   psnr, ssim = metrics.psnr, metrics.ssim
   truth = scan.sinogram
   data_range = float(truth.max() - truth.min())
@@ -335,16 +363,27 @@ def evaluate(config, scan, phi, grad, kept, held):
       "ssim_heldout_interpolation": ssim(interp[held], truth[held], data_range),
       "psnr_train_views": psnr(pred[kept], truth[kept], data_range),
   }
-  size = scan.image.shape[0] if scan.image is not None else int(truth.shape[1])
+  size = scan.image.shape[0] if scan.image is not None else min(int(truth.shape[1]),
+                                                                config.image_size)
+  lap()
   fbp_image = fbp.reconstruct(truth[kept], scan.angles[kept], scan.geometry, size)
+  seconds["fbp"] = lap()
+  kept_lines = tomography.Lines(*(a[kept] for a in (scan.lines.origin, scan.lines.direction,
+                                                    scan.lines.t_min, scan.lines.t_max)))
+  sirt_image = sirt.reconstruct(truth[kept], kept_lines, scan.radius, size,
+                                iterations=config.sirt_iterations)
+  seconds["sirt"] = lap()
   outputs = {"prediction": pred, "truth": truth, "interpolation": interp, "kept": kept,
-             "fbp_image": fbp_image, "point_image": None, "image": scan.image}
+             "fbp_image": fbp_image, "sirt_image": sirt_image, "point_image": None,
+             "image": scan.image}
   if config.parameterization == "point":
     # Every direction the scanner measured (the geometry only, no held-out measurements).
     # Training scaled lengths and targets by 1 / radius together, so the grad network is the
     # attenuation in the scan's own units: no further scaling.
     centre = lines.direction[:, lines.shape[1] // 2]
+    centre = centre[::max(1, len(centre) // config.image_directions)]
     image, spread = point_image(grad, size, centre)
+    seconds["autoint_image"] = lap()
     outputs.update(point_image=image, point_image_std=spread)
     inside = np.sum(tomography.pixel_centres(size)**2, -1) < 1.0
     report["image_direction_std"] = float(np.mean(spread[inside]))
@@ -354,7 +393,10 @@ def evaluate(config, scan, phi, grad, kept, held):
     image_range = float(scan.image.max() - scan.image.min())
     report["psnr_image_fbp"] = psnr(fbp_image, scan.image, image_range)
     report["ssim_image_fbp"] = ssim(fbp_image, scan.image, image_range)
+    report["psnr_image_sirt"] = psnr(sirt_image, scan.image, image_range)
+    report["ssim_image_sirt"] = ssim(sirt_image, scan.image, image_range)
     if outputs["point_image"] is not None:
       report["psnr_image_autoint"] = psnr(outputs["point_image"], scan.image, image_range)
       report["ssim_image_autoint"] = ssim(outputs["point_image"], scan.image, image_range)
+  report.update({f"seconds_{k}": v for k, v in seconds.items()})
   return report, outputs

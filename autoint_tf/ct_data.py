@@ -7,7 +7,16 @@ A geometry is a small dict (a JSON file or flags), lengths in the sinogram's uni
    "angle_unit": "degrees" | "radians"}                              # default radians
   {"type": "fan", "source_origin": 3.0, "source_detector": 6.0, "pixel_size": 0.07, ...}
 The sinogram is [A, N]: one row per view (angle), one column per detector pixel. Angles may
-also come from the file ("angles" key of an .npz/.mat), in the geometry's angle unit.
+also come from the file ("angles" key of an .npz/.mat, or the dotted path "angles_variable",
+e.g. "CtData.parameters.angles" inside a MATLAB struct), in the geometry's angle unit.
+
+ASTRA: a geometry may be ASTRA's own proj_geom fields ({"type": "parallel" | "fanflat",
+"DetectorWidth", "DetectorCount", "ProjectionAngles" (radians), and for fanflat
+"DistanceOriginSource", "DistanceOriginDetector"}), or this project's fields with
+"convention": "astra", meaning the angles are ASTRA's. This project's fan-beam angle beta is
+ASTRA's fanflat angle minus 90 degrees (the source of ASTRA's fanflat at angle 0 sits on -y,
+ours on +x); parallel-beam angles agree. Lengths in any one unit (e.g. mm); "radius" is the
+field of view (default: what the detector sees at the origin).
 """
 
 import dataclasses
@@ -57,6 +66,33 @@ def default_geometry(kind="parallel", num_angles=64, num_detectors=64):
   raise ValueError(f"Unknown geometry type {kind!r}: choose one of {GEOMETRY_TYPES}.")
 
 
+ASTRA_OFFSET = {"parallel": 0.0, "fan": -np.pi / 2}  # our angle = ASTRA's + offset
+
+
+def from_astra(proj_geom):
+  """This project's geometry dict from ASTRA proj_geom fields (parallel or fanflat)."""
+  kind = proj_geom.get("type")
+  need = ["DetectorWidth", "DetectorCount", "ProjectionAngles"] + (
+      ["DistanceOriginSource", "DistanceOriginDetector"] if kind == "fanflat" else [])
+  missing = [k for k in need if k not in proj_geom]
+  if kind not in ("parallel", "fanflat") or missing:
+    raise ValueError(f"ASTRA proj_geom of type {kind!r} (parallel or fanflat) is missing "
+                     f"{missing}.")
+  n, width = int(proj_geom["DetectorCount"]), float(proj_geom["DetectorWidth"])
+  geometry = {"num_detectors": n, "angle_unit": "radians", "convention": "astra",
+              "angles": np.asarray(proj_geom["ProjectionAngles"], np.float64).ravel().tolist()}
+  if kind == "parallel":
+    geometry.update(type="parallel", detector_spacing=width, radius=n * width / 2)
+  else:
+    d_so = float(proj_geom["DistanceOriginSource"])
+    d_sd = d_so + float(proj_geom["DistanceOriginDetector"])
+    geometry.update(type="fan", source_origin=d_so, source_detector=d_sd, pixel_size=width,
+                    radius=n * width / 2 * d_so / d_sd)
+  if "radius" in proj_geom:
+    geometry["radius"] = float(proj_geom["radius"])
+  return geometry
+
+
 def _angles(geometry, from_file=None):
   unit = geometry.get("angle_unit", "radians")
   if unit not in ("degrees", "radians"):
@@ -73,7 +109,28 @@ def _angles(geometry, from_file=None):
                      "optionally 'angle_range'), or an 'angles' array in the data file.")
   if not np.all(np.isfinite(angles)):
     raise ValueError("geometry: the view angles contain NaN or inf.")
-  return np.deg2rad(angles) if unit == "degrees" else angles
+  angles = np.deg2rad(angles) if unit == "degrees" else angles
+  convention = geometry.get("convention", "autoint")
+  if convention not in ("autoint", "astra"):
+    raise ValueError(f"geometry convention {convention!r}: use 'autoint' (default) or 'astra'.")
+  if convention == "astra":
+    angles = angles + ASTRA_OFFSET[geometry["type"]]
+  return angles
+
+
+def _check_lengths(geometry, names):
+  """Each named geometry length must be a finite number > 0."""
+  for name in names:
+    value = geometry.get(name)
+    if value is None:
+      continue
+    try:
+      ok = float(value) > 0 and np.isfinite(float(value))
+    except (TypeError, ValueError):
+      ok = False
+    if not ok:
+      raise ValueError(f"geometry {name!r} is {value!r}: it must be a finite length > 0 (in "
+                       "the sinogram's units).")
 
 
 def geometry_lines(geometry, angles):
@@ -86,6 +143,10 @@ def geometry_lines(geometry, angles):
              if k not in geometry]
   if missing:
     raise ValueError(f"{kind}-beam geometry is missing {missing}.")
+  _check_lengths(geometry, ("radius", "detector_spacing", "pixel_size", "source_origin",
+                            "source_detector"))
+  if int(geometry["num_detectors"]) < 1:
+    raise ValueError(f"geometry num_detectors is {geometry['num_detectors']}: it must be >= 1.")
   radius = float(geometry.get("radius", 1.0))
   n = int(geometry["num_detectors"])
   if kind == "parallel":
@@ -95,12 +156,13 @@ def geometry_lines(geometry, angles):
                        f"than the field of view (diameter {2 * radius}); raise 'radius'.")
     return tomography.parallel_beam_lines(angles, n, radius=radius, spacing=spacing)
   return tomography.fan_beam_lines(angles, float(geometry["source_origin"]),
-                             float(geometry["source_detector"]), float(geometry["pixel_size"]),
-                             n, radius=radius)
+                                   float(geometry["source_detector"]),
+                                   float(geometry["pixel_size"]), n, radius=radius)
 
 
 def phantom_scan(phantom="shepp_logan", geometry=None, image_size=None):
-  """The exact (closed-form) sinogram of a phantom, with its rasterized image."""
+  """The exact (closed-form) sinogram of a phantom, with its rasterized image (side
+  `image_size`, default the detector count, at most 256)."""
   if phantom not in tomography.PHANTOMS:
     raise ValueError(f"Unknown phantom {phantom!r}: choose one of {sorted(tomography.PHANTOMS)}.")
   geometry = dict(geometry or default_geometry())
@@ -108,52 +170,113 @@ def phantom_scan(phantom="shepp_logan", geometry=None, image_size=None):
   lines = geometry_lines(geometry, angles)
   ellipses = tomography.PHANTOMS[phantom]
   radius = float(geometry.get("radius", 1.0))
-  size = image_size or int(geometry["num_detectors"])
+  size = image_size or min(int(geometry["num_detectors"]), 256)
   return Scan(tomography.radon(ellipses, lines), angles, lines, geometry,
               image=tomography.rasterize(ellipses, size, radius=radius), source=phantom)
 
 
-def _pick(keys, variable, path, kind):
-  """The sinogram's name: `variable`, else "sinogram", else the file's only array."""
-  name = variable or ("sinogram" if "sinogram" in keys or len(keys) != 1 else keys[0])
-  if name not in keys:
-    raise KeyError(f"{path!r} ({kind}) has no variable {name!r} (it has {keys}); name the "
-                   "sinogram with --variable.")
-  return name
+def _keys(node):
+  return sorted(k for k in node.keys() if not k.startswith(("#", "__")))
 
 
-def _read_array(path, variable):
-  """Reads `variable` (and an optional 'angles' array) from .npy/.npz/.mat (v5 or v7.3)."""
+def _is_group(node):
+  return isinstance(node, dict) or (hasattr(node, "keys") and not hasattr(node, "shape"))
+
+
+def _lookup(tree, dotted, path, kind, what="variable"):
+  """The node at a dotted path ("CtData.parameters.angles") of a file's tree of MATLAB structs
+  (dicts) or HDF5 groups. Raises a KeyError listing what exists where the path stops."""
+  node, walked = tree, []
+  for part in dotted.split("."):
+    keys = _keys(node) if _is_group(node) else []
+    if part not in keys:
+      where = f" under {'.'.join(walked)!r}" if walked else ""
+      has = f"it has {keys}" if keys else f"{'.'.join(walked)!r} is an array, not a struct"
+      raise KeyError(f"{path!r} ({kind}) has no {what} {dotted!r}: no {part!r}{where} ({has}). "
+                     "Name it with --variable; a dotted path reaches struct fields and HDF5 "
+                     "groups, e.g. CtData.sinogram.")
+    node, walked = node[part], walked + [part]
+  return node
+
+
+def _default_name(tree, path, kind):
+  """"sinogram", else the file's only array, else the `sinogram` field of its only struct."""
+  keys = [k for k in _keys(tree) if k != "angles"]
+  if "sinogram" in keys:
+    return "sinogram"
+  if len(keys) == 1:
+    only = tree[keys[0]]
+    if not _is_group(only):
+      return keys[0]
+    if "sinogram" in _keys(only):
+      return f"{keys[0]}.sinogram"
+  raise KeyError(f"{path!r} ({kind}) has no variable 'sinogram' (it has {keys}); name the "
+                 "sinogram with --variable (a dotted path reaches struct fields, e.g. "
+                 "CtData.sinogram).")
+
+
+def _as_array(node, dotted, path, transposed):
+  if _is_group(node):
+    raise ValueError(f"{path!r}: {dotted!r} is a struct/group with fields {_keys(node)}, not "
+                     "an array; name one of its fields (a dotted path).")
+  array = np.asarray(node)
+  if array.dtype.kind == "c":
+    raise ValueError(f"{path!r}: {dotted!r} is complex; a sinogram holds real line integrals "
+                     "(take the real part, or -log of the magnitude of a transmission, first).")
+  if array.dtype.kind not in "fiub":
+    raise ValueError(f"{path!r}: {dotted!r} holds {array.dtype} values, not numbers.")
+  return array.T if transposed else array
+
+
+def _read_array(path, variable, angles_variable=None):
+  """Reads the sinogram at `variable` (a name or a dotted struct/group path; default as
+  `_default_name`) and the angles (`angles_variable`, else an optional top-level 'angles')
+  from .npy/.npz/.mat (v5 or v7.3). Returns (sinogram, angles or None)."""
   ext = os.path.splitext(path)[1].lower()
   if not os.path.exists(path):
     raise FileNotFoundError(f"Sinogram file {path!r} does not exist.")
   if ext == ".npy":
-    return np.load(path), None
-  if ext == ".npz":
-    with np.load(path) as data:
-      keys = [k for k in data.keys() if k != "angles"]
-      name = _pick(keys, variable, path, "npz")
-      return data[name], (data["angles"] if "angles" in data else None)
-  if ext == ".mat":
-    import h5py  # pylint: disable=g-import-not-at-top
-    import scipy.io  # pylint: disable=g-import-not-at-top
-    if h5py.is_hdf5(path):  # MATLAB v7.3 stores HDF5 with arrays transposed
-      with h5py.File(path, "r") as f:
-        keys = [k for k in f.keys() if not k.startswith("#") and k != "angles"]
-        name = _pick(keys, variable, path, "MATLAB v7.3")
-        angles = np.array(f["angles"]).T if "angles" in f else None
-        return np.array(f[name]).T, angles
-    data = scipy.io.loadmat(path)
-    keys = [k for k in data if not k.startswith("__") and k != "angles"]
-    name = _pick(keys, variable, path, "MATLAB v5")
-    return data[name], data.get("angles")
+    try:
+      return _as_array(np.load(path), "the array", path, False), None
+    except (OSError, ValueError, EOFError) as e:
+      raise ValueError(f"{path!r} is not a readable .npy array: {e}") from None
+  try:
+    if ext == ".npz":
+      with np.load(path) as data:
+        return _read_tree(dict(data), path, "npz", variable, angles_variable, False)
+    if ext == ".mat":
+      import h5py  # pylint: disable=g-import-not-at-top
+      import scipy.io  # pylint: disable=g-import-not-at-top
+      if h5py.is_hdf5(path):  # MATLAB v7.3 stores HDF5 with arrays transposed
+        with h5py.File(path, "r") as f:
+          return _read_tree(f, path, "MATLAB v7.3", variable, angles_variable, True)
+      data = scipy.io.loadmat(path, simplify_cells=True)
+      return _read_tree(data, path, "MATLAB v5", variable, angles_variable, False)
+  except (KeyError, FileNotFoundError):
+    raise
+  except (OSError, ValueError, EOFError, TypeError, IndexError) as e:
+    if isinstance(e, ValueError) and str(e).startswith(repr(path)):
+      raise
+    raise ValueError(f"{path!r} is not a readable {ext} file: {e}") from None
   raise ValueError(f"Unsupported sinogram file {path!r}: use .npy, .npz or .mat.")
+
+
+def _read_tree(tree, path, kind, variable, angles_variable, transposed):
+  name = variable or _default_name(tree, path, kind)
+  sinogram = _as_array(_lookup(tree, name, path, kind), name, path, transposed)
+  angles = None
+  if angles_variable:
+    angles = _as_array(_lookup(tree, angles_variable, path, kind, "angles variable"),
+                       angles_variable, path, transposed)
+  elif "angles" in _keys(tree):
+    angles = _as_array(tree["angles"], "angles", path, transposed)
+  return sinogram, angles
 
 
 def load_geometry(spec):
   """A geometry dict from a dict, a JSON string or a path to a JSON file."""
   if isinstance(spec, dict):
-    return dict(spec)
+    return normalize_geometry(spec)
   text = spec
   if os.path.exists(spec):
     with open(spec) as f:
@@ -164,7 +287,15 @@ def load_geometry(spec):
     raise ValueError(f"Geometry {spec!r} is neither a JSON file nor JSON: {e}") from None
   if not isinstance(geometry, dict):
     raise ValueError(f"Geometry {spec!r} must be a JSON object, got {type(geometry).__name__}.")
-  return geometry
+  return normalize_geometry(geometry)
+
+
+def normalize_geometry(geometry):
+  """A geometry dict in this project's fields (ASTRA proj_geom fields are converted)."""
+  if "DetectorCount" in geometry or geometry.get("type") == "fanflat":
+    extra = {k: v for k, v in geometry.items() if k in ("radius", "angles_variable", "transpose")}
+    return {**from_astra(geometry), **extra}
+  return dict(geometry)
 
 
 def load_scan(path, geometry, variable=None):
@@ -175,7 +306,7 @@ def load_scan(path, geometry, variable=None):
     KeyError: the file has no such variable.
   """
   geometry = load_geometry(geometry)
-  sinogram, file_angles = _read_array(path, variable)
+  sinogram, file_angles = _read_array(path, variable, geometry.get("angles_variable"))
   sinogram = np.asarray(sinogram, np.float64)
   if geometry.get("transpose"):
     sinogram = sinogram.T

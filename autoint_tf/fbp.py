@@ -34,11 +34,15 @@ def ramp_filter(sinogram, spacing):
 
 def angular_weights(angles, period):
   """d(angle) of each view [A]: half the gaps to its neighbours, angles taken modulo `period`
-  (pi / A each for A views evenly covering [0, pi)); views may come in any order."""
+  (pi / A each for A views evenly covering [0, pi)); views may come in any order. A
+  limited-angle scan (`tomography.covers_period` false) does not wrap: the missing arc counts
+  as one median gap, so the end views weigh as much as the others."""
   angles = np.mod(np.asarray(angles, np.float64), period)
   order = np.argsort(angles)
   a = angles[order]
   gaps = np.diff(np.concatenate([a, a[:1] + period]))
+  if not tomography.covers_period(a, period):
+    gaps[np.argmax(gaps)] = np.median(gaps)
   w = np.empty_like(a)
   w[order] = 0.5 * (gaps + np.roll(gaps, 1))
   return w

@@ -9,6 +9,7 @@ import os
 import numpy as np
 
 from autoint_tf import io_utils
+from autoint_tf import metrics
 
 
 def _pyplot():
@@ -53,10 +54,11 @@ def ct_report(out, report, path):
   """Sinograms (measured, AutoInt, interpolation), the centre detector across views and, when
   there are, the images (phantom, FBP, SIRT, AutoInt and its spread over directions)."""
   plt = _pyplot()
-  images = [(k, out[k]) for k in ("image", "fbp_image", "point_image", "point_image_std")
-            if out.get(k) is not None]
+  images = [(k, out[k]) for k in ("image", "fbp_image", "sirt_image", "point_image",
+                                   "point_image_std") if out.get(k) is not None]
   rows = 2 if images else 1
-  fig, axes = plt.subplots(rows, 4, figsize=(16, 4 * rows), squeeze=False)
+  cols = max(4, len(images))
+  fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 4 * rows), squeeze=False)
   titles = {"truth": "measured (all views)",
             "prediction": f"AutoInt {report['psnr_heldout_autoint']:.1f} dB held-out",
             "interpolation": f"interpolation {report['psnr_heldout_interpolation']:.1f} dB"}
@@ -70,8 +72,11 @@ def ct_report(out, report, path):
   axes[0, 3].plot(out["kept"], out["truth"][out["kept"], mid], "ko", label="kept views")
   axes[0, 3].set_title("centre detector across views")
   axes[0, 3].legend()
+  for ax in axes[0, 4:]:
+    ax.axis("off")
   image_titles = {
       "image": "phantom", "fbp_image": f"FBP {report.get('psnr_image_fbp', float('nan')):.1f} dB",
+      "sirt_image": f"SIRT {report.get('psnr_image_sirt', float('nan')):.1f} dB",
       "point_image": f"AutoInt (mean over directions) "
                      f"{report.get('psnr_image_autoint', float('nan')):.1f} dB",
       "point_image_std": "AutoInt std over directions"}
@@ -125,8 +130,8 @@ def test_views(out, views, path, max_views=4, label="AutoInt"):
   n = min(max_views, len(views))
   fig, axes = plt.subplots(n, 4, figsize=(12, 3 * n), squeeze=False)
   for i in range(n):
-    mse = np.mean((np.clip(out["rgb"][i], 0, 1) - views.images[i])**2)
-    panels = [(np.clip(out["rgb"][i], 0, 1), f"{label} {-10 * np.log10(mse):.1f} dB"),
+    psnr = metrics.psnr(np.clip(out["rgb"][i], 0, 1), views.images[i])
+    panels = [(np.clip(out["rgb"][i], 0, 1), f"{label} {psnr:.1f} dB"),
               (views.images[i], "reference"), (out["depth"][i], "depth"),
               (out["opacity"][i], "opacity")]
     for ax, (img, title) in zip(axes[i], panels):

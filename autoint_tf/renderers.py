@@ -56,7 +56,10 @@ class ModelConfig:
 
 MODEL_PRESETS = {
     "paper": ModelConfig(depth=8, width=256, num_sections=32, sampler_depth=5, sampler_width=256),
-    "tiny": ModelConfig(),
+    # The CPU recipe (BENCHMARKS.md, benchmarks.radiance_recipe): 6 octaves of the point, the
+    # raw ray orientation (no PE) into the colour head (and, by default, radiance.Config's
+    # shared trunk).
+    "tiny": ModelConfig(num_frequencies=6, direction_frequencies=0),
 }
 
 

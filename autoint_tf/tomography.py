@@ -57,6 +57,17 @@ class Lines:
     return rho, theta
 
 
+def covers_period(angles, period):
+  """True when views at `angles` (any order) go round the whole `period` (pi for parallel
+  beam, 2 pi for fan beam). False for a limited-angle scan: one gap between neighbours (the
+  wrap-around included), the missing arc, exceeds three times every other gap."""
+  a = np.sort(np.mod(np.asarray(angles, np.float64), period))
+  if len(a) < 2:
+    return False
+  gaps = np.sort(np.diff(np.concatenate([a, a[:1] + period])))
+  return bool(gaps[-1] <= 3 * gaps[-2])
+
+
 def canonical_segments(start, end):
   """TF version of `lines_through(start, end - start).canonical()` for serving graphs: the
   segments from `start` to `end` [B, 2] as canonical lines (direction (-sin theta, cos theta),

@@ -66,6 +66,8 @@ class LoopConfig:
   eval_every: int = 0               # steps between evaluations (0: at the end only)
   checkpoint_every: int = 250       # steps between checkpoints
   budget_minutes: float = 0.0       # stop after this much training time (0: run all steps)
+  deterministic: bool = True        # TF op determinism (process-wide once on): the same seed
+                                    # gives the same weights, and resume equals a straight run
   strategy: str = "default"         # default, mirrored (GPUs of one host), multiworker (TF_CONFIG)
   seed: int = 0                     # weights and every batch are functions of (seed, step)
 
@@ -242,6 +244,8 @@ def fit(task, config, workdir, strategy=None, progress=True):
     FloatingPointError: the loss became NaN or inf (the last good checkpoint is kept).
   """
   from tqdm import tqdm  # pylint: disable=g-import-not-at-top
+  if config.deterministic:
+    tf.config.experimental.enable_op_determinism()
   strategy = strategy or make_strategy(config.strategy)
   keras.utils.set_random_seed(config.seed)
   replicas = strategy.num_replicas_in_sync

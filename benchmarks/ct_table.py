@@ -42,15 +42,16 @@ def _fmt(x, digits=1):
 
 def table(rows, steps):
   head = ("| model | act. | sub. | AutoInt held-out PSNR / SSIM | interpolation PSNR / SSIM | "
-          "Δ dB | image PSNR AutoInt | image PSNR FBP | steps | s |\n"
-          "|---|---|---|---|---|---|---|---|---|---|\n")
+          "Δ dB | image PSNR AutoInt | image PSNR FBP | image PSNR SIRT | steps | s |\n"
+          "|---|---|---|---|---|---|---|---|---|---|---|\n")
   body = "".join(
       f"| {r['parameterization']} | {r['activation']} | {r['subsample']}× | "
       f"{_fmt(r['psnr_heldout_autoint'])} / {_fmt(r.get('ssim_heldout_autoint'), 3)} | "
       f"{_fmt(r['psnr_heldout_interpolation'])} / "
       f"{_fmt(r.get('ssim_heldout_interpolation'), 3)} | "
       f"{r['psnr_heldout_autoint'] - r['psnr_heldout_interpolation']:+.1f} | "
-      f"{_fmt(r.get('psnr_image_autoint'))} | {_fmt(r['psnr_image_fbp'])} | {r['steps']} | "
+      f"{_fmt(r.get('psnr_image_autoint'))} | {_fmt(r['psnr_image_fbp'])} | "
+      f"{_fmt(r.get('psnr_image_sirt'))} | {r['steps']} | "
       f"{_fmt(r['seconds'], 0)} |\n" for r in rows)
   return (f"`python -m benchmarks.ct_table --steps={steps}` (4×128, PE 10, 16 stratified "
           "samples a line, Adam (amsgrad) 1e-3, full-batch steps; the point model with its "

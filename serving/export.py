@@ -36,11 +36,13 @@ import numpy as np
 import tensorflow as tf
 
 from autoint_tf import grad_net
+from autoint_tf import io_utils
 from autoint_tf import rays as rays_lib
 from autoint_tf import tomography
 from autoint_tf import training
 
 DEFAULT_MAX_BATCH = 65536
+MAX_MAGNITUDE = 1e4  # largest |coordinate| a request may send (scene or scan units)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -85,11 +87,35 @@ class _Checks:
     self._add(lambda: tf.debugging.assert_less(
         lo, hi, message=f"{lo_name} must be < {hi_name} for every row"))
 
+  def magnitude(self, name, x, limit=MAX_MAGNITUDE):
+    self._add(lambda: tf.debugging.assert_less_equal(
+        tf.reduce_max(tf.abs(x)), tf.constant(limit, x.dtype),
+        message=f"{name} has a component larger than {limit:g} in magnitude: out of the range "
+        "this model can answer"))
+
+  def within(self, name, x, lo, hi, hint):
+    self._add(lambda: tf.debugging.assert_greater_equal(
+        x, tf.constant(lo, x.dtype), message=f"{name} below {lo:g}: {hint}"))
+    self._add(lambda: tf.debugging.assert_less_equal(
+        x, tf.constant(hi, x.dtype), message=f"{name} above {hi:g}: {hint}"))
+
   def passed(self, *tensors):
     """The tensors, usable only after every check passed."""
     with tf.control_dependencies(self._deps):
       out = [tf.identity(t) for t in tensors]
     return out if len(out) > 1 else out[0]
+
+
+def checked_result(outputs, checks=True):
+  """The outputs, refused (INVALID_ARGUMENT) if any is NaN or inf: an answer that cannot be
+  right is never sent."""
+  if not checks:
+    return outputs
+  deps = [tf.debugging.assert_all_finite(v, message=f"the answer ({k}) is not finite for this "
+                                         "request: an input is out of the range this model "
+                                         "can answer") for k, v in outputs.items()]
+  with tf.control_dependencies([d for d in deps if d is not None]):
+    return {k: tf.identity(v) for k, v in outputs.items()}
 
 
 def _spec(shape, name):
@@ -100,10 +126,16 @@ def _spec(shape, name):
 # Radiance models.
 
 def radiance_functions(model, info, num_sections=8, max_batch=DEFAULT_MAX_BATCH, checks=True,
-                       portable=False):
+                       portable=False, allow_any_bounds=False):
   """{name: (python function, input signature)} of a trained AutoIntRenderer (`portable`:
-  TFLite built-in ops only, see radiance.composite)."""
+  TFLite built-in ops only, see radiance.composite). Bounds (near/far, t0/t1) outside the
+  [near, far] the model was trained on are refused unless `allow_any_bounds`."""
   near0, far0 = float(info["near"]), float(info["far"])
+  lo, hi = (0.0, MAX_MAGNITUDE) if allow_any_bounds else (near0 - 1e-6 * abs(near0),
+                                                          far0 + 1e-6 * abs(far0))
+  hint = ("bounds must be >= 0" if allow_any_bounds else
+          f"this model was trained on [{near0:g}, {far0:g}]; re-export with "
+          "--allow_any_bounds to answer outside it")
   # Forward-facing models were trained on NDC rays in [0, 1].
   ndc = (info["height"], info["width"], info["focal"]) if info.get("ndc") else None
 
@@ -117,11 +149,15 @@ def radiance_functions(model, info, num_sections=8, max_batch=DEFAULT_MAX_BATCH,
     c = _Checks(max_batch)
     c.batch("rays_o", rays_o)
     c.rows(rays_o, "rays_d", rays_d)
+    c.magnitude("rays_o", rays_o)
+    c.magnitude("rays_d", rays_d)
     c.directions("rays_d", rays_d)
     for name, x in more.items():
       c.rows(rays_o, name, x)
-    if "near" in more:
-      c.order("near", more["near"], "far", more["far"])
+      c.within(name, x, lo, hi, hint)
+    names = list(more)
+    if names:
+      c.order(names[0], more[names[0]], names[1], more[names[1]])
     return c.passed(rays_o, rays_d, *more.values())
 
   def render_rays(rays_o, rays_d):
@@ -129,12 +165,12 @@ def radiance_functions(model, info, num_sections=8, max_batch=DEFAULT_MAX_BATCH,
     b = tf.shape(rays_o)[0]
     out = model.render(rays(rays_o, rays_d, tf.fill([b], near0), tf.fill([b], far0)),
                        num_sections, portable=portable)
-    return {k: out[k] for k in ("rgb", "depth", "opacity")}
+    return checked_result({k: out[k] for k in ("rgb", "depth", "opacity")}, checks)
 
   def render_rays_bounded(rays_o, rays_d, near, far):
     rays_o, rays_d, near, far = check_rays(rays_o, rays_d, near=near, far=far)
     out = model.render(rays(rays_o, rays_d, near, far), num_sections, portable=portable)
-    return {k: out[k] for k in ("rgb", "depth", "opacity")}
+    return checked_result({k: out[k] for k in ("rgb", "depth", "opacity")}, checks)
 
   def ray_integral(rays_o, rays_d, t0, t1):
     rays_o, rays_d, t0, t1 = check_rays(rays_o, rays_d, t0=t0, t1=t1)
@@ -147,7 +183,7 @@ def radiance_functions(model, info, num_sections=8, max_batch=DEFAULT_MAX_BATCH,
 
     out = grad_net.definite_integral(both, r["near"][:, None], r["far"][:, None],
                                      inputs=inputs, validate=False)
-    return {"sigma_integral": out[:, 0], "color_integral": out[:, 1:]}
+    return checked_result({"sigma_integral": out[:, 0], "color_integral": out[:, 1:]}, checks)
 
   ray = [_spec([None, 3], "rays_o"), _spec([None, 3], "rays_d")]
   return {
@@ -169,6 +205,8 @@ def ct_functions(phi, config, radius=1.0, max_batch=DEFAULT_MAX_BATCH, checks=Tr
       c = _Checks(max_batch)
       c.batch("start", start)
       c.rows(start, "end", end)
+      c.magnitude("start", start)
+      c.magnitude("end", end)
       c.directions("end - start", end - start)
       start, end = c.passed(start, end)
     # The canonical line (as in training: tomography.Lines.canonical), in units of the radius.
@@ -179,7 +217,7 @@ def ct_functions(phi, config, radius=1.0, max_batch=DEFAULT_MAX_BATCH, checks=Tr
       inputs = {"rho": seg["rho"][:, None], "theta": (seg["theta"] / np.pi)[:, None]}
     value = grad_net.definite_integral(phi, seg["t0"][:, None], seg["t1"][:, None],
                                        inputs=inputs, validate=False)[:, 0]
-    return {"value": value * radius}
+    return checked_result({"value": value * radius}, checks)
 
   return {"line_integral": (line_integral, [_spec([None, 2], "start"), _spec([None, 2], "end")])}
 
@@ -193,9 +231,11 @@ def integral_functions(phi, variables, max_batch=DEFAULT_MAX_BATCH, checks=True)
       c = _Checks(max_batch)
       c.batch("lower", lower)
       c.rows(lower, "upper", upper)
+      c.magnitude("lower", lower)
+      c.magnitude("upper", upper)
       lower, upper = c.passed(lower, upper)
-    return {"integral": grad_net.definite_integral(phi, lower, upper, variables=variables,
-                                                   validate=False)}
+    return checked_result({"integral": grad_net.definite_integral(
+        phi, lower, upper, variables=variables, validate=False)}, checks)
 
   return {"definite_integral": (definite, [_spec([None, d], "lower"), _spec([None, d], "upper")])}
 
@@ -208,17 +248,47 @@ def next_version(model_dir):
   return max(versions, default=0) + 1
 
 
-def write_export(tracked, functions, export_base, model_name, version=None, default=None):
+def _clean_stale_temporaries(model_dir):
+  """Removes the temporary directories of exports whose process is gone (killed exports)."""
+  for name in os.listdir(model_dir):
+    match = re.fullmatch(r"\.tmp-(\d+)-.*", name)
+    if not match:
+      continue
+    try:
+      os.kill(int(match.group(1)), 0)
+      continue  # that export is still running
+    except ProcessLookupError:
+      pass
+    except PermissionError:
+      continue  # alive, another user's
+    shutil.rmtree(os.path.join(model_dir, name), ignore_errors=True)
+
+
+def _world_readable(root):
+  """Directories 0755 and files 0644, so a TF Serving process of another user can read them."""
+  os.chmod(root, 0o755)
+  for parent, dirs, files in os.walk(root):
+    for d in dirs:
+      os.chmod(os.path.join(parent, d), 0o755)
+    for f in files:
+      os.chmod(os.path.join(parent, f), 0o644)
+
+
+def write_export(tracked, functions, export_base, model_name, version=None, default=None,
+                 info=None):
   """Writes the ExportArchive of `functions` to EXPORT_BASE/MODEL_NAME/VERSION atomically.
 
-  Returns the version directory.
+  The export is written to a hidden temporary directory and renamed into place: TF Serving
+  never sees a half-written version. Without `version` it takes the next free integer; exports
+  running at the same time into one base take different versions. Versions are world-readable.
+  `info` (a JSON-able dict) goes to assets.extra/model_info.json. Returns the version directory.
   """
   model_dir = os.path.join(export_base, model_name)
   os.makedirs(model_dir, exist_ok=True)
-  version = version or next_version(model_dir)
-  final = os.path.join(model_dir, str(int(version)))
-  if os.path.exists(final):
-    raise FileExistsError(f"{final} exists: versions are immutable; pick another --version.")
+  _clean_stale_temporaries(model_dir)
+  if version and os.path.exists(os.path.join(model_dir, str(int(version)))):
+    raise FileExistsError(f"{os.path.join(model_dir, str(int(version)))} exists: versions are "
+                          "immutable; pick another --version.")
   archive = keras.export.ExportArchive()
   for obj in tracked:
     archive.track(obj)
@@ -227,34 +297,49 @@ def write_export(tracked, functions, export_base, model_name, version=None, defa
   if default:
     archive.add_endpoint("serving_default", functions[default][0],
                          input_signature=functions[default][1])
-  tmp = tempfile.mkdtemp(prefix=f".{int(version)}.tmp-", dir=model_dir)
+  tmp = tempfile.mkdtemp(prefix=f".tmp-{os.getpid()}-", dir=model_dir)
   try:
     archive.write_out(tmp, verbose=False)
-    os.rename(tmp, final)
+    if info is not None:
+      io_utils.write_json(os.path.join(tmp, "assets.extra", "model_info.json"), info)
+    _world_readable(tmp)
+    while True:
+      final = os.path.join(model_dir, str(int(version or next_version(model_dir))))
+      try:
+        os.rename(tmp, final)  # fails if another export took this version meanwhile
+        return final
+      except OSError as e:
+        if version or not os.path.exists(final):
+          raise FileExistsError(f"{final} exists: versions are immutable; pick another "
+                                f"--version ({e}).") from None
   finally:
     if os.path.exists(tmp):
       shutil.rmtree(tmp)
-  return final
 
 
 def export(workdir, export_base, model_name, version=None, num_sections=8,
-           max_batch=DEFAULT_MAX_BATCH):
+           max_batch=DEFAULT_MAX_BATCH, allow_any_bounds=False):
   """Exports the trained model of a training workdir (any application); returns the version
-  directory."""
+  directory. What the model was trained on goes into assets.extra/model_info.json."""
   run = training.restore(workdir)
+  info = {"application": run.application, "context": run.context,
+          "checkpoint": os.path.basename(run.checkpoint), "max_batch_size": max_batch,
+          "max_magnitude": MAX_MAGNITUDE}
   if run.application == "radiance":
     if run.config.renderer != "autoint":
       raise ValueError("Only AutoInt renderers export render_rays (the quadrature baseline has "
                        "no integral networks).")
-    functions, default = radiance_functions(run.model, run.context, num_sections,
-                                            max_batch), "render_rays"
+    functions, default = radiance_functions(run.model, run.context, num_sections, max_batch,
+                                            allow_any_bounds=allow_any_bounds), "render_rays"
+    info.update(num_sections=num_sections, allow_any_bounds=allow_any_bounds)
   elif run.application == "ct":
     functions, default = ct_functions(run.model, run.config, float(run.context["radius"]),
                                       max_batch), "line_integral"
   else:
     variables = ("x", "y", "z")[:int(run.context["dims"])]
     functions, default = integral_functions(run.model, variables, max_batch), "definite_integral"
-  return write_export([run.model], functions, export_base, model_name, version, default=default)
+  return write_export([run.model], functions, export_base, model_name, version, default=default,
+                      info=info)
 
 
 def serve_command(export_base, model_name):
@@ -271,13 +356,15 @@ def define_flags():
   flags.DEFINE_integer("version", 0, "Version number (0: next free integer).")
   flags.DEFINE_integer("num_sections", 8, "N sections of render_rays.")
   flags.DEFINE_integer("max_batch_size", DEFAULT_MAX_BATCH, "Largest batch a request may send.")
+  flags.DEFINE_bool("allow_any_bounds", False, "Radiance: answer render_rays_bounded and "
+                    "ray_integral for bounds outside the [near, far] the model was trained on.")
 
 
 def main(argv):
   del argv
   path = export(flags.FLAGS.workdir, flags.FLAGS.export_base,
                 flags.FLAGS.model_name, flags.FLAGS.version or None, flags.FLAGS.num_sections,
-                flags.FLAGS.max_batch_size)
+                flags.FLAGS.max_batch_size, flags.FLAGS.allow_any_bounds)
   print(f"Exported {path}\nServe it: "
         f"{serve_command(flags.FLAGS.export_base, flags.FLAGS.model_name)}")
 

@@ -18,11 +18,12 @@ def test_a_few_hundred_steps_learn_the_procedural_scene(tmp_path):
   train, test = scenes.procedural_views(size=16)
   model, history = radiance.train(config, train, test, str(tmp_path), progress=False)
   rows, _ = radiance.evaluate(model, test, "autoint", sections=(8,))
-  # Measured (seed 0, 300 steps): 20.4 dB on the 8 held-out views at N = 8; the training
-  # views' mean colour scores 11.1 dB and a black image 7.7 dB. Floor: 19 dB.
+  # Measured with the default recipe (300 steps of 512 rays): 28.3 dB (seed 0) and 30.3 dB
+  # (seed 1) on the 8 held-out views at N = 8; the training views' mean colour scores 11.1 dB
+  # and a black image 7.7 dB. (The recipe before this session's: 20.4 dB.) Floor: 26 dB.
   mean_colour = np.broadcast_to(train.images.mean((0, 1, 2)), test.images.shape)
   baseline, _ = metrics.view_metrics(mean_colour, test.images)
-  assert rows[0]["psnr"] > 19.0 and rows[0]["psnr"] > baseline + 5, (rows, baseline)
+  assert rows[0]["psnr"] > 26.0 and rows[0]["psnr"] > baseline + 5, (rows, baseline)
 
 
 def test_a_non_finite_loss_stops_training_and_keeps_the_last_good_checkpoint(tmp_path):
@@ -37,3 +38,14 @@ def test_a_non_finite_loss_stops_training_and_keeps_the_last_good_checkpoint(tmp
   assert tf.train.latest_checkpoint(str(tmp_path / "checkpoints")).endswith("ckpt-6")
   model = training.restore(str(tmp_path)).model
   assert all(np.all(np.isfinite(w)) for w in model.get_weights())
+
+
+def test_the_same_seed_gives_the_same_weights(tmp_path):
+  # Issue 13's case: two uninterrupted runs at these flags once differed by 7e-3.
+  config = radiance.Config(image_size=16, steps=40, log_every=20, eval_every=0,
+                           checkpoint_every=20, batch_size=256, num_sections=4)
+  train, test = scenes.procedural_views(num_train=6, num_test=1, size=16)
+  runs = [radiance.train(config, train, test, str(tmp_path / name), progress=False)[0]
+          for name in "ab"]
+  for a, b in zip(runs[0].get_weights(), runs[1].get_weights()):
+    np.testing.assert_array_equal(a, b)

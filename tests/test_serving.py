@@ -5,6 +5,8 @@ concurrent load, TFLite parity and the TF-TRT message."""
 import concurrent.futures
 import json
 import os
+import shutil
+import stat
 import subprocess
 import sys
 import time
@@ -69,6 +71,14 @@ def _in_process(served, inputs):
   return {k: v.numpy() for k, v in served["model"].render(r, 8).items()}
 
 
+def test_export_records_what_the_model_was_trained_on(served):
+  with open(os.path.join(served["v2"], "assets.extra", "model_info.json")) as f:
+    info = json.load(f)
+  assert info["application"] == "radiance" and info["num_sections"] == 8
+  assert (info["context"]["near"], info["context"]["far"]) == pytest.approx((1.7, 4.3))
+  assert not info["allow_any_bounds"] and info["max_batch_size"] == 65536
+
+
 def test_exported_signatures_equal_the_in_process_models(served):
   inputs = _inputs(served)
   want = _in_process(served, inputs)
@@ -85,7 +95,8 @@ def test_exported_signatures_equal_the_in_process_models(served):
                                           **{k: tf.constant(v) for k, v in inputs.items()})
   model = served["model"]
   x = {"origin": inputs["rays_o"], "direction": inputs["rays_d"]}
-  want_s = grad_net.definite_integral(model.phi_sigma, t0[:, None], t1[:, None], inputs=x)
+  want_s = grad_net.definite_integral(lambda y: model.integrals(y)[0][..., None],
+                                      t0[:, None], t1[:, None], inputs=x)
   np.testing.assert_allclose(got["sigma_integral"].numpy(), want_s.numpy()[:, 0], atol=1e-5)
   # line_integral of the CT model: the sinogram of the in-process model on full chords.
   out = served["ct"]
@@ -225,12 +236,29 @@ def _bad_requests(served):
       ("1D bounds rows", lambda: poly.predict({"lower": np.zeros((3, 1)),
                                                "upper": np.ones((2, 1))}), "upper"),
       ("unknown model", lambda: client.RestClient(served["rest"], "nope").predict(good), "nope"),
+      # Answers that would be wrong (NaN, or quietly another scene) are refused.
+      ("direction 1e20", lambda: rest.predict({"rays_o": o, "rays_d": d * 1e20}),
+       "rays_d has a component larger than 10000"),
+      ("far beyond the trained range", lambda: grpc_client.predict(
+          {"rays_o": o, "rays_d": d, "near": n4, "far": n4 * 5}, "render_rays_bounded"),
+       "far above 4.3: this model was trained on [1.7, 4.3]"),
+      ("negative near", lambda: rest.predict(
+          {"rays_o": o, "rays_d": d, "near": -n4, "far": n4}, "render_rays_bounded"),
+       "near below 1.7"),
+      ("t0 before the trained range", lambda: rest.predict(
+          {"rays_o": o, "rays_d": d, "t0": n4 * 0, "t1": n4}, "ray_integral"), "t0 below"),
+      ("CT end 1e30", lambda: ct_rest.predict(
+          {"start": np.zeros((2, 2)), "end": np.full((2, 2), 1e30)}, "line_integral"),
+       "end has a component larger"),
+      ("1D bound 1e9", lambda: poly.predict({"lower": np.zeros((2, 1), np.float32),
+                                             "upper": np.full((2, 1), 1e9, np.float32)}),
+       "upper has a component larger"),
   ]
 
 
 def test_bad_requests_get_clear_errors_and_the_server_keeps_answering(served):
   cases = _bad_requests(served)
-  assert len(cases) >= 20
+  assert len(cases) >= 29
   for name, call, needle in cases:
     with pytest.raises(client.ServingError) as e:
       call()
@@ -281,6 +309,36 @@ def test_atomic_export_never_leaves_a_half_written_version(served, tmp_path, mon
   assert export.next_version(os.path.join(base, "m")) == 2
   with pytest.raises(FileExistsError, match="immutable"):
     export.write_export([model], export.radiance_functions(model, info), base, "m", version=1)
+
+
+def test_concurrent_exports_take_different_versions_readable_by_all(served, tmp_path,
+                                                                    monkeypatch):
+  base = str(tmp_path / "exp")
+  model, info = served["model"], training.restore(served["workdir"]).context
+  functions = export.radiance_functions(model, info)
+  model_dir = tmp_path / "exp" / "m"
+  os.makedirs(model_dir / ".tmp-999999999-killed")  # a killed export's leftovers
+  os.makedirs(model_dir / f".tmp-{os.getpid()}-running")  # a live export's (this process)
+  first = export.write_export([model], functions, base, "m")
+  # Another export takes version 2 while ours is being written: ours must take 3.
+  real_next = export.next_version
+  calls = []
+
+  def racing(directory):
+    calls.append(1)
+    if len(calls) == 1:
+      shutil.copytree(first, os.path.join(directory, "2"))
+      return 2
+    return real_next(directory)
+
+  monkeypatch.setattr(export, "next_version", racing)
+  second = export.write_export([model], functions, base, "m")
+  assert second.endswith(os.path.join("m", "3")) and len(calls) == 2
+  assert sorted(os.listdir(model_dir)) == [f".tmp-{os.getpid()}-running", "1", "2", "3"]
+  for path in (second, os.path.join(second, "saved_model.pb"),
+               os.path.join(second, "variables")):
+    mode = os.stat(path).st_mode
+    assert mode & stat.S_IROTH, (path, oct(mode))
 
 
 def test_tflite_render_rays_matches_tensorflow(served):

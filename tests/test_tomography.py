@@ -122,3 +122,12 @@ def test_tf_canonical_segments_equal_the_numpy_canonical_lines():
     np.testing.assert_allclose(seg["origin"].numpy(), canon.origin.reshape(-1, 2), atol=1e-9)
     np.testing.assert_allclose(seg["t0"].numpy(), canon.t_min.reshape(-1), atol=1e-9)
     np.testing.assert_allclose(seg["t1"].numpy(), canon.t_max.reshape(-1), atol=1e-9)
+
+
+def test_limited_angle_scans_are_told_from_full_ones():
+  full = np.arange(16) * np.pi / 16
+  assert tomography.covers_period(full, np.pi) and tomography.covers_period(full[::4], np.pi)
+  assert tomography.covers_period([0.1, 2.0, 0.5, 3.0], np.pi)  # uneven, but all round
+  arc = np.deg2rad(42 + 0.5 * np.arange(61))  # HTC 2022: 30 degrees of a fan beam's circle
+  assert not tomography.covers_period(arc, 2 * np.pi)
+  assert not tomography.covers_period(arc[::4], 2 * np.pi)
