@@ -24,7 +24,6 @@ L: positional-encoding octaves.
 import dataclasses
 
 import keras
-import numpy as np
 import tensorflow as tf
 from tensorflow_graphics.rendering.volumetric import ray_radiance
 

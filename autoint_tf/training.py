@@ -239,7 +239,8 @@ def fit(task, config, workdir, strategy=None, progress=True):
   Returns:
     (model, history): history has loss [(step, loss)], eval [(step, scalars)], start_step,
     optimizer_iterations_at_start, final_loss (the last logged loss, kept in the checkpoint),
-    last_step (below config.steps when `budget_minutes` ran out first), train_seconds.
+    last_step (below config.steps when `budget_minutes` ran out first), train_seconds and
+    eval_seconds (the budget counts training only).
   Raises:
     FloatingPointError: the loss became NaN or inf (the last good checkpoint is kept).
   """
@@ -298,14 +299,14 @@ def fit(task, config, workdir, strategy=None, progress=True):
   bar = tqdm(range(start, config.steps), initial=start, total=config.steps, unit="step",
              disable=not (progress and chief), desc=task.name, mininterval=1.0)
   tick, done = time.perf_counter(), 0
-  began, s = tick, start
+  began, s, eval_seconds = tick, start, 0.0
   with writer.as_default():
     for i in bar:
       s = i + 1  # steps done after this one
       loss = train_step(iterator)
       done += task.global_batch_size
-      last = s == config.steps or bool(
-          config.budget_minutes and time.perf_counter() - began > 60 * config.budget_minutes)
+      last = s == config.steps or bool(config.budget_minutes and (
+          time.perf_counter() - began - eval_seconds > 60 * config.budget_minutes))
       log = s % config.log_every == 0 or last
       save = s % config.checkpoint_every == 0 or last
       if log or save:  # (no checkpoint is written without this check)
@@ -331,17 +332,21 @@ def fit(task, config, workdir, strategy=None, progress=True):
       if save:
         manager.save(checkpoint_number=s)
       if chief and ((config.eval_every and s % config.eval_every == 0) or last):
+        evaluating = time.perf_counter()
         scalars, images = task.evaluate(model, s)
         history["eval"].append((s, scalars))
         for k, v in scalars.items():
           tf.summary.scalar(f"eval/{k}", v, step=s)
         for k, v in images.items():
           tf.summary.image(f"eval/{k}", v, step=s)
+        eval_seconds += time.perf_counter() - evaluating
+        tick += time.perf_counter() - evaluating  # (rates count training time only)
       if last:
         break
   bar.close()
   writer.flush()
-  history.update(last_step=s, train_seconds=time.perf_counter() - began)
+  history.update(last_step=s, eval_seconds=eval_seconds,
+                 train_seconds=time.perf_counter() - began - eval_seconds)
   final = float(last_loss.numpy())
   history["final_loss"] = None if math.isnan(final) else final
   return model, history

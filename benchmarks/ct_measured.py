@@ -19,8 +19,8 @@ from absl import flags
 
 from autoint_tf import ct
 from autoint_tf import ct_data
-from autoint_tf import io_utils
 from autoint_tf import plots
+from benchmarks import report
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 flags.DEFINE_float("budget_minutes", 8.0, "Training time.")
@@ -49,14 +49,14 @@ def main(argv):
                      checkpoint_every=1_000_000, sirt_iterations=100)
   workdir = tempfile.mkdtemp(prefix="ct_measured_")
   start = time.perf_counter()
-  report, outputs = ct.train_and_evaluate(config, scan, workdir)
+  result, outputs = ct.train_and_evaluate(config, scan, workdir)
   total = time.perf_counter() - start + load_seconds
   start = time.perf_counter()
   out_dir = os.path.join(ROOT, "benchmarks", "results")
   if FLAGS.write:
-    plots.ct_report(outputs, report, os.path.join(out_dir, "ct_measured.png"))
+    plots.ct_report(outputs, result, os.path.join(out_dir, "ct_measured.png"))
   figure_seconds = time.perf_counter() - start
-  row = {k: v for k, v in report.items() if isinstance(v, (int, float))}
+  row = {k: v for k, v in result.items() if isinstance(v, (int, float))}
   row.update(seconds_load=load_seconds, seconds_figure=figure_seconds,
              seconds_total=total + figure_seconds, config=dataclasses.asdict(config))
   stages = ", ".join(f"{k[8:]} {v:.1f} s" for k, v in row.items()
@@ -78,9 +78,8 @@ def main(argv):
           "[benchmarks/results/ct_measured.png](benchmarks/results/ct_measured.png).\n")
   print(text)
   if FLAGS.write:
-    io_utils.write_json(os.path.join(out_dir, "ct_measured.json"), row)
-    io_utils.replace_section(os.path.join(ROOT, "BENCHMARKS.md"), "ct_measured",
-                             "CT at a measured scan's size (181 × 560 fan beam, 90° arc)", text)
+    report.publish("ct_measured", "CT at a measured scan's size (181 × 560 fan beam, 90° arc)",
+                   text, row)
 
 
 if __name__ == "__main__":

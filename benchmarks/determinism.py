@@ -15,7 +15,7 @@ from absl import app
 from absl import flags
 import numpy as np
 
-from autoint_tf import io_utils
+from benchmarks import report
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 flags.DEFINE_integer("rounds", 2, "Interleaved rounds.")
@@ -54,8 +54,8 @@ def main(argv):
           f"×{on / off:.2f}.\n")
   print(text)
   if FLAGS.write:
-    io_utils.replace_section(os.path.join(ROOT, "BENCHMARKS.md"), "determinism",
-                             "Cost of deterministic training", text)
+    report.publish("determinism", "Cost of deterministic training", text,
+                   {"seconds_per_step": {"off": per_step[False], "on": per_step[True]}})
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ plus the Phi forward rate in GFLOP/s against a large fp32 tf.matmul in the same 
 from absl import app
 from absl import flags
 import keras
-import numpy as np
 import tensorflow as tf
 
 from autoint_tf import fields

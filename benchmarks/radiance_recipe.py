@@ -10,16 +10,14 @@ Writes benchmarks/results/radiance_recipe.json and the table in BENCHMARKS.md.
 
 import dataclasses
 import json
-import os
 import tempfile
 
 from absl import app
 from absl import flags
 
-from autoint_tf import io_utils
 from autoint_tf import radiance
+from benchmarks import report
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Every variant is spelled out from the recipe before this benchmark (the paper's schedule, two
 # networks, PE 10 / 4, 1024 rays), so the table does not move when the defaults do.
 BEFORE = dict(learning_rate=5e-4, lr_decay_steps=200000, batch_size=1024, shared_trunk=False,
@@ -71,20 +69,16 @@ def main(argv):
   text = (f"`python -m benchmarks.radiance_recipe --budget_minutes={FLAGS.budget_minutes:g}` "
           f"(built-in scene, {FLAGS.image_size}×{FLAGS.image_size} views, tiny preset 4×128 "
           "swish, each variant trained alone for the same wall-clock budget, held-out PSNR at "
-          "N = 8 on all 8 test views):\n\n"
-          "| variant | steps | test PSNR N = 8 | SSIM | last training-batch PSNR |\n"
-          "|---|---|---|---|---|\n" + "".join(
-              f"| {r['variant']} | {r['steps']} | {r['psnr']:.2f} | {r['ssim']:.3f} | "
-              f"{r['train_batch_psnr']:.2f} |\n" for r in rows))
+          "N = 8 on all 8 test views):\n\n" + report.table(
+              ["variant", "steps", "test PSNR N = 8", "SSIM", "last training-batch PSNR"],
+              [[r["variant"], r["steps"], f"{r['psnr']:.2f}", f"{r['ssim']:.3f}",
+                f"{r['train_batch_psnr']:.2f}"] for r in rows]))
   print(text)
   if FLAGS.write:
-    name = f"radiance_recipe_{FLAGS.budget_minutes:g}min"
-    io_utils.write_json(os.path.join(ROOT, "benchmarks", "results", f"{name}.json"),
-                        {"rows": rows, "budget_minutes": FLAGS.budget_minutes})
-    io_utils.replace_section(
-        os.path.join(ROOT, "BENCHMARKS.md"), name,
-        f"Training recipe of the built-in scene (make demo), {FLAGS.budget_minutes:g} minutes",
-        text)
+    report.publish(f"radiance_recipe_{FLAGS.budget_minutes:g}min",
+                   f"Training recipe of the built-in scene (make demo), "
+                   f"{FLAGS.budget_minutes:g} minutes", text,
+                   {"rows": rows, "budget_minutes": FLAGS.budget_minutes})
 
 
 if __name__ == "__main__":

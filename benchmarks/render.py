@@ -17,9 +17,9 @@ import time
 from absl import app
 from absl import flags
 
-from autoint_tf import io_utils
 from autoint_tf import metrics
 from autoint_tf import radiance
+from benchmarks import report
 from benchmarks import timing
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -81,10 +81,8 @@ def main(argv):
   text = head + body
   print(text)
   if FLAGS.write:
-    io_utils.write_json(os.path.join(ROOT, "benchmarks", "results", "render.json"),
-                        {"rows": rows, "steps": FLAGS.steps})
-    io_utils.replace_section(os.path.join(ROOT, "BENCHMARKS.md"), "render_table",
-                             "Volume rendering: AutoInt vs quadrature (lego 100×100)", text)
+    report.publish("render_table", "Volume rendering: AutoInt vs quadrature (lego 100×100)",
+                   text, {"rows": rows, "steps": FLAGS.steps})
 
 
 if __name__ == "__main__":

@@ -18,15 +18,14 @@ from absl import flags
 import numpy as np
 import tensorflow as tf
 
-from autoint_tf import io_utils
 from autoint_tf import radiance
 from autoint_tf import scenes
+from benchmarks import report
 from benchmarks import timing
 from serving import client
 from serving import export
 from serving import session
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 flags.DEFINE_list("batches", ["1", "1024", "16384"], "Rays a request.")
 flags.DEFINE_float("seconds", 4.0, "Time budget per (path, batch) case.")
 flags.DEFINE_string("rest_server", "", "host:port of a TF Serving REST API serving the export.")
@@ -74,17 +73,13 @@ def main(argv):
   servers = ", ".join(f"{k} {v}" for k, v in (("REST", FLAGS.rest_server),
                                               ("gRPC", FLAGS.grpc_server)) if v)
   text = ("`python -m benchmarks.serving` (render_rays, tiny architecture, N = 8"
-          + (f"; TF Serving at {servers}" if servers else "") + "):\n\n"
-          "| path | rays/request | p50 ms | p99 ms | rays/s | requests |\n"
-          "|---|---|---|---|---|---|\n" + "".join(
-              f"| {r['path']} | {r['batch']} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | "
-              f"{r['rays_per_second']:.0f} | {r['requests']} |\n" for r in rows))
+          + (f"; TF Serving at {servers}" if servers else "") + "):\n\n" + report.table(
+              ["path", "rays/request", "p50 ms", "p99 ms", "rays/s", "requests"],
+              [[r["path"], r["batch"], f"{r['p50_ms']:.2f}", f"{r['p99_ms']:.2f}",
+                f"{r['rays_per_second']:.0f}", r["requests"]] for r in rows]))
   print(text)
   if FLAGS.write:
-    io_utils.write_json(os.path.join(ROOT, "benchmarks", "results", "serving.json"),
-                        {"rows": rows})
-    io_utils.replace_section(os.path.join(ROOT, "BENCHMARKS.md"), "serving_table",
-                             "Serving latency of render_rays", text)
+    report.publish("serving_table", "Serving latency of render_rays", text, {"rows": rows})
 
 
 if __name__ == "__main__":

@@ -87,6 +87,13 @@ class _Checks:
     self._add(lambda: tf.debugging.assert_less(
         lo, hi, message=f"{lo_name} must be < {hi_name} for every row"))
 
+  def pair(self, first_name, first, second_name, second):
+    """Two per-row inputs: a batch, one row each, finite, of bounded magnitude."""
+    self.batch(first_name, first)
+    self.rows(first, second_name, second)
+    self.magnitude(first_name, first)
+    self.magnitude(second_name, second)
+
   def magnitude(self, name, x, limit=MAX_MAGNITUDE):
     self._add(lambda: tf.debugging.assert_less_equal(
         tf.reduce_max(tf.abs(x)), tf.constant(limit, x.dtype),
@@ -147,10 +154,7 @@ def radiance_functions(model, info, num_sections=8, max_batch=DEFAULT_MAX_BATCH,
     if not checks:
       return (rays_o, rays_d, *more.values())
     c = _Checks(max_batch)
-    c.batch("rays_o", rays_o)
-    c.rows(rays_o, "rays_d", rays_d)
-    c.magnitude("rays_o", rays_o)
-    c.magnitude("rays_d", rays_d)
+    c.pair("rays_o", rays_o, "rays_d", rays_d)
     c.directions("rays_d", rays_d)
     for name, x in more.items():
       c.rows(rays_o, name, x)
@@ -203,10 +207,7 @@ def ct_functions(phi, config, radius=1.0, max_batch=DEFAULT_MAX_BATCH, checks=Tr
   def line_integral(start, end):
     if checks:
       c = _Checks(max_batch)
-      c.batch("start", start)
-      c.rows(start, "end", end)
-      c.magnitude("start", start)
-      c.magnitude("end", end)
+      c.pair("start", start, "end", end)
       c.directions("end - start", end - start)
       start, end = c.passed(start, end)
     # The canonical line (as in training: tomography.Lines.canonical), in units of the radius.
@@ -229,10 +230,7 @@ def integral_functions(phi, variables, max_batch=DEFAULT_MAX_BATCH, checks=True)
   def definite(lower, upper):
     if checks:
       c = _Checks(max_batch)
-      c.batch("lower", lower)
-      c.rows(lower, "upper", upper)
-      c.magnitude("lower", lower)
-      c.magnitude("upper", upper)
+      c.pair("lower", lower, "upper", upper)
       lower, upper = c.passed(lower, upper)
     return checked_result({"integral": grad_net.definite_integral(
         phi, lower, upper, variables=variables, validate=False)}, checks)
