@@ -216,16 +216,16 @@ def render_views(model, views, renderer, num_sections=8, chunk=8192):
 
 def evaluate(model, views, renderer, sections=(4, 8, 16, 32)):
   """Test-split PSNR/SSIM, rays per second and network evaluations per ray; for AutoInt at
-  each N in `sections`, for the baseline once. Returns (rows, renders of the last row)."""
-  rows, last = [], None
+  each N in `sections`, for the baseline once. Returns (rows, {N (None: baseline): renders})."""
+  rows, renders = [], {}
   for n in (sections if renderer == "autoint" else (None,)):
     out = render_views(model, views, renderer, n or 8)
     psnr, ssim = metrics.view_metrics(out["rgb"], views.images)
     rows.append({"renderer": renderer, "sections": n, "psnr": psnr, "ssim": ssim,
                  "rays_per_second": out["rays"] / out["seconds"],
                  "evaluations_per_ray": model.evaluations_per_ray(n)})
-    last = out
-  return rows, last
+    renders[n] = out
+  return rows, renders
 
 
 def turntable(model, views, config, path, frames):
@@ -248,7 +248,7 @@ def train_and_evaluate(config, workdir, progress=True):
     print(f"{train_views.name}: {len(train_views)} training and {len(test_views)} test views "
           f"of {test_views.height}x{test_views.width}")
   model, history = train(config, train_views, test_views, workdir, progress=progress)
-  rows, _ = evaluate(model, test_views, config.renderer, config.report_sections)
+  rows, renders = evaluate(model, test_views, config.renderer, config.report_sections)
   report = {"test": rows, "final_loss": history["final_loss"], "steps": history["last_step"],
             "train_seconds": history["train_seconds"]}
   if config.time_quadrature and config.renderer == "autoint":
@@ -262,7 +262,8 @@ def train_and_evaluate(config, workdir, progress=True):
     for row in rows:
       row["speedup_over_quadrature"] = row["rays_per_second"] / quad
   training.write_metrics(workdir, report)
-  out = render_views(model, test_views, config.renderer, config.eval_sections)
+  shown = config.eval_sections if config.renderer == "autoint" else None
+  out = renders.get(shown) or render_views(model, test_views, config.renderer, shown or 8)
   plots.test_views(out, test_views, os.path.join(workdir, "test_views.png"))
   if config.turntable_frames and not test_views.ndc:
     turntable(model, test_views, config, os.path.join(workdir, "turntable.gif"),

@@ -12,7 +12,6 @@ Notation:
 
 import dataclasses
 import os
-import time
 
 import numpy as np
 import scipy.special
@@ -284,10 +283,9 @@ def train_and_evaluate(config, workdir, progress=True):
   x_pool, f_pool = training_points(config, integrand, rng)
   training.write_run(workdir, "toy", config, {"dims": integrand.dims})
   task = Task(config, integrand, x_pool, f_pool)
-  start = time.time()
   phi, history = training.fit(task, config, workdir, progress=progress)
   metrics = evaluate(phi, config, integrand, rng)
-  metrics.update(final_loss=history["final_loss"], train_seconds=time.time() - start,
+  metrics.update(final_loss=history["final_loss"], train_seconds=history["train_seconds"],
                  steps=history["last_step"])
   training.write_metrics(workdir, metrics)
   plot(phi, task.grad, config, integrand, (x_pool[:, 0], f_pool[:, 0]),

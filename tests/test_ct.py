@@ -36,16 +36,6 @@ def test_two_evaluations_equal_dense_quadrature_of_the_grad_network(parameteriza
   assert np.max(np.abs(two - quad)) < tol * np.max(np.abs(quad))
 
 
-def test_point_network_explicit_jvp_matches_forward_mode():
-  phi = fields.PointIntegralNetwork(depth=2, width=16, dtype="float64")
-  rng = np.random.default_rng(0)
-  x = {"t": rng.uniform(-1, 1, (5, 1)), "origin": rng.uniform(-.5, .5, (5, 2)),
-       "direction": rng.normal(size=(5, 2))}
-  f_explicit = grad_net.GradNetwork(phi, mode="explicit")(x).numpy()
-  f_forward = grad_net.GradNetwork(phi, mode="forward")(x).numpy()
-  np.testing.assert_allclose(f_explicit, f_forward, rtol=1e-9, atol=1e-12)
-
-
 def test_interpolation_baseline_is_exact_on_kept_angles_and_wraps_at_pi():
   angles = np.arange(8) * np.pi / 8
   sino = tomography.radon(tomography.SHEPP_LOGAN, tomography.parallel_beam_lines(angles, 6))

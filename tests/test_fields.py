@@ -114,15 +114,28 @@ def test_layer_contracts(tmp_path):
                          num_frequencies={"t": 3, "c": 1}), inputs, tmp_path)
 
 
-def test_radiance_field_jvp_matches_forward_mode_and_sigma_ignores_the_ray(tmp_path):
+def _ray_inputs(dims, seed=0):
+  rng = np.random.default_rng(seed)
+  return {"t": rng.uniform(-1, 1, (5, 1)), "origin": rng.uniform(-.5, .5, (5, dims)),
+          "direction": rng.normal(size=(5, dims))}
+
+
+@pytest.mark.parametrize("make,dims", [
+    (lambda: fields.PointIntegralNetwork(depth=2, width=16, dtype="float64"), 2),
+    (lambda: fields.RadianceField(num_frequencies=3, direction_frequencies=2, depth=3,
+                                  width=16, head_width=8, dtype="float64"), 3)])
+def test_point_networks_explicit_jvp_matches_forward_mode(make, dims):
+  phi, x = make(), _ray_inputs(dims)
+  f_explicit = grad_net.GradNetwork(phi, mode="explicit")(x).numpy()
+  f_forward = grad_net.GradNetwork(phi, mode="forward")(x).numpy()
+  np.testing.assert_allclose(f_explicit, f_forward, rtol=1e-9, atol=1e-12)
+
+
+def test_radiance_field_sigma_ignores_the_ray(tmp_path):
   field = fields.RadianceField(num_frequencies=3, direction_frequencies=2, depth=3, width=16,
                                head_width=8, dtype="float64")
-  rng = np.random.default_rng(0)
-  x = {"t": rng.uniform(-1, 1, (5, 1)), "origin": rng.uniform(-.5, .5, (5, 3)),
-       "direction": rng.normal(size=(5, 3))}
-  explicit = grad_net.GradNetwork(field, mode="explicit")(x).numpy()
-  forward = grad_net.GradNetwork(field, mode="forward")(x).numpy()
-  np.testing.assert_allclose(explicit, forward, rtol=1e-9, atol=1e-12)
+  rng = np.random.default_rng(1)
+  x = _ray_inputs(3)
   # The same point seen along another ray: the same Phi_sigma, another colour.
   t2 = rng.uniform(-1, 1, (5, 1))
   d2 = rng.normal(size=(5, 3))
