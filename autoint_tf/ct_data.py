@@ -254,10 +254,11 @@ def _read_array(path, variable, angles_variable=None):
       return _read_tree(data, path, "MATLAB v5", variable, angles_variable, False)
   except (KeyError, FileNotFoundError):
     raise
-  except (OSError, ValueError, EOFError, TypeError, IndexError) as e:
+  except Exception as e:  # pylint: disable=broad-except  (every reader error of a bad file)
     if isinstance(e, ValueError) and str(e).startswith(repr(path)):
       raise
-    raise ValueError(f"{path!r} is not a readable {ext} file: {e}") from None
+    raise ValueError(f"{path!r} is not a readable {ext} file ({type(e).__name__}: {e})"
+                     ) from None
   raise ValueError(f"Unsupported sinogram file {path!r}: use .npy, .npz or .mat.")
 
 

@@ -35,6 +35,15 @@ def write_json(path, obj):
       f.write("\n")
 
 
+def write_text(path, text, mode=0o644):
+  """Writes `text` atomically, readable by everyone by default (a plain file's usual mode;
+  mkstemp's temporaries are 0600)."""
+  with atomic_path(path) as tmp:
+    with open(tmp, "w") as f:
+      f.write(text)
+    os.chmod(tmp, mode)
+
+
 def save_figure(fig, path):
   """Saves a matplotlib figure atomically and closes it."""
   import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top

@@ -141,6 +141,41 @@ def test_views(out, views, path, max_views=4, label="AutoInt"):
   io_utils.save_figure(fig, path)
 
 
+def compare_views(renders, views, path, max_views=4):
+  """A grid: each renderer's image (with its PSNR) | reference, one row per test view.
+
+  renders: list of (label, rgb [V, H, W, 3]); views: scenes.Views.
+  """
+  plt = _pyplot()
+  n = min(max_views, len(views))
+  cols = len(renders) + 1
+  fig, axes = plt.subplots(n, cols, figsize=(3 * cols, 3 * n), squeeze=False)
+  for i in range(n):
+    panels = [(np.clip(rgb[i], 0, 1), f"{label} "
+               f"{metrics.psnr(np.clip(rgb[i], 0, 1), views.images[i]):.1f} dB")
+              for label, rgb in renders] + [(views.images[i], "reference")]
+    for ax, (img, title) in zip(axes[i], panels):
+      ax.imshow(img)
+      ax.set_title(title, fontsize=9)
+      ax.axis("off")
+  io_utils.save_figure(fig, path)
+
+
+def training_curves(curves, path, ylabel="test PSNR (dB)"):
+  """Quality against training time: curves, {label: [(step, minutes, value)]}."""
+  plt = _pyplot()
+  fig, ax = plt.subplots(figsize=(6, 4))
+  for label, points in curves.items():
+    if points:
+      _, minutes, values = zip(*points)
+      ax.plot(minutes, values, "o-", label=label)
+  ax.set_xlabel("training minutes")
+  ax.set_ylabel(ylabel)
+  ax.grid(alpha=0.3)
+  ax.legend()
+  io_utils.save_figure(fig, path)
+
+
 def save_gif(frames, path, seconds_per_frame=0.08):
   """An endlessly looping GIF of frames [F, H, W, 3] in [0, 1]."""
   import imageio.v2 as imageio  # pylint: disable=g-import-not-at-top

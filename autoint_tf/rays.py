@@ -96,6 +96,40 @@ def orbit_poses(num_views, radius, elevations_deg=(30.0,), turns=1.0, phase_deg=
   return np.stack([look_at(e) for e in eyes]).astype(np.float32)
 
 
+def spiral_poses(poses, near, far, num_views, rotations=2, zrate=0.5, percentile=90):
+  """[V, 4, 4] cameras on NeRF's spiral path (render_path_spiral) for forward-facing scenes.
+
+  The path circles `rotations` times around the average of `poses` [P, 4, 4] (recentred, as
+  scenes.load_llff gives them), in an ellipse whose radii are the `percentile` of the camera
+  offsets, moving in depth at `zrate` of the angular rate, every camera looking at a point at
+  the focus depth 1 / ((1 - 0.75) / near + 0.75 / (5 far)) in front of the average camera.
+  """
+  poses = np.asarray(poses, np.float64)
+  centre = poses[:, :3, 3].mean(0)
+  forward = poses[:, :3, 2].sum(0)
+  forward /= np.linalg.norm(forward)
+  up = poses[:, :3, 1].sum(0)
+  right = np.cross(up, forward)
+  right /= np.linalg.norm(right)
+  up = np.cross(forward, right)
+  frame = np.stack([right, up, forward], 1)  # the average camera's axes (its z looks back)
+  radii = np.percentile(np.abs((poses[:, :3, 3] - centre) @ frame), percentile, 0)
+  focus = 1.0 / ((1 - 0.75) / near + 0.75 / (5 * far))
+  target = centre - focus * forward
+  out = []
+  for theta in np.linspace(0, 2 * np.pi * rotations, num_views + 1)[:-1]:
+    eye = centre + frame @ (radii * np.array([np.cos(theta), -np.sin(theta),
+                                              -np.sin(theta * zrate)]))
+    back = eye - target
+    back /= np.linalg.norm(back)
+    x = np.cross(up, back)
+    x /= np.linalg.norm(x)
+    c2w = np.eye(4)
+    c2w[:3, :4] = np.stack([x, np.cross(back, x), back, eye], 1)
+    out.append(c2w)
+  return np.stack(out).astype(np.float32)
+
+
 def ndc_rays(height, width, focal, near, rays_o, rays_d):
   """NeRF's forward-facing NDC warp (camera at the origin looking down -z; the plane z = -near
   maps to NDC z = -1). Image width goes with x and height with y (the official AutoInt code

@@ -166,11 +166,98 @@ def procedural_views(num_train=40, num_test=8, size=32, scene=BlobScene(), radiu
 # ---------------------------------------------------------------------------------------------
 # NeRF data formats.
 
+def unit_pixels(array, where):
+  """Pixel values as float32 in [0, 1], scaled as their dtype implies: uint8 / 255, uint16 /
+  65535, bool as 0/1, floats as they are (floats whose maximum lies in (1.5, 255] are read as
+  8-bit values and divided by 255). Refuses NaN/inf, negative values, floats above 255 and
+  other dtypes, naming `where` (the file, and the index when there is one)."""
+  array = np.asarray(array)
+  if array.dtype == np.uint8:
+    return array.astype(np.float32) / 255.0
+  if array.dtype == np.uint16:
+    return array.astype(np.float32) / 65535.0
+  if array.dtype == np.bool_:
+    return array.astype(np.float32)
+  if array.dtype.kind != "f":
+    raise ValueError(f"{where}: pixels of dtype {array.dtype} are not images; give uint8, "
+                     "uint16 or floats in [0, 1].")
+  array = array.astype(np.float32)
+  bad = ~np.isfinite(array)
+  if bad.any():
+    first = np.argwhere(bad)[0]
+    raise ValueError(f"{where}: NaN or inf pixel at index {tuple(int(i) for i in first)}; "
+                     "fix or drop that image.")
+  low, high = float(array.min(initial=0.0)), float(array.max(initial=0.0))
+  if low < 0 or high > 255:
+    raise ValueError(f"{where}: float pixels span [{low:g}, {high:g}]; give values in [0, 1] "
+                     "(or 8-bit values in [0, 255]).")
+  return array / 255.0 if high > 1.5 else array
+
+
+def split_channels(image, where):
+  """(rgb [H, W, 3], alpha [H, W] or None) of a gray [H, W], gray+alpha, RGB or RGBA image."""
+  if image.ndim == 2:
+    image = image[..., None]
+  if image.ndim != 3 or image.shape[-1] not in (1, 2, 3, 4) or min(image.shape[:2]) < 1:
+    raise ValueError(f"{where}: an image of shape {image.shape}; expected [H, W] (gray) or "
+                     "[H, W, C] with 1 (gray), 2 (gray + alpha), 3 (RGB) or 4 (RGBA) channels.")
+  colour = image[..., :1] if image.shape[-1] <= 2 else image[..., :3]
+  alpha = image[..., -1] if image.shape[-1] in (2, 4) else None
+  return np.broadcast_to(colour, image.shape[:2] + (3,)).astype(np.float32), alpha
+
+
 def _read_image(path):
+  """(rgb [H, W, 3], alpha [H, W] or None) in [0, 1] of an image file of any mode and bit depth
+  (8/16-bit gray, gray + alpha, RGB, RGBA, palette)."""
   import imageio.v3 as iio  # pylint: disable=g-import-not-at-top
   if not os.path.exists(path):
     raise FileNotFoundError(f"Image {path!r} is missing.")
-  return np.asarray(iio.imread(path), np.float32) / 255.0
+  try:
+    array = iio.imread(path)
+  except Exception as e:  # pylint: disable=broad-except  (every reader error of a bad file)
+    raise ValueError(f"Image {path!r} cannot be read ({type(e).__name__}: {e}); is it an "
+                     "image file?") from None
+  return split_channels(unit_pixels(array, f"Image {path!r}"), f"Image {path!r}")
+
+
+def _same_sizes(images, names, what):
+  sizes = {image.shape[:2] for image in images}
+  if len(sizes) > 1:
+    first = images[0].shape[:2]
+    odd = next(n for n, image in zip(names, images) if image.shape[:2] != first)
+    raise ValueError(f"{what}: images of different sizes ({first} for {names[0]!r}, "
+                     f"{odd!r} differs); give every view at one size.")
+
+
+def check_cameras(poses, where, focal=None):
+  """Camera-to-world poses [V, 4, 4] (a [V, 3, 4] array gains its last row), finite, with a
+  rotation part of full rank; a finite positive focal length. Returns float32 poses."""
+  poses = np.asarray(poses)
+  if poses.dtype.kind not in "fiu":
+    raise ValueError(f"{where}: poses of dtype {poses.dtype}; expected numbers.")
+  if poses.ndim != 3 or poses.shape[1:] not in ((4, 4), (3, 4)):
+    raise ValueError(f"{where}: poses of shape {poses.shape}; expected [V, 4, 4] "
+                     "camera-to-world matrices (or [V, 3, 4]).")
+  poses = poses.astype(np.float64)
+  if poses.shape[1] == 3:
+    poses = np.concatenate([poses, np.tile([[[0.0, 0, 0, 1]]], (len(poses), 1, 1))], 1)
+  for i, pose in enumerate(poses):
+    if not np.all(np.isfinite(pose)):
+      raise ValueError(f"{where}: pose {i} contains NaN or inf.")
+    if abs(np.linalg.det(pose[:3, :3])) < 1e-6:
+      raise ValueError(f"{where}: pose {i} has a singular rotation part; expected a "
+                       "camera-to-world matrix.")
+  if focal is not None and not (np.isfinite(focal) and focal > 0):
+    raise ValueError(f"{where}: focal length {focal!r}; expected a finite number > 0 (pixels).")
+  return poses.astype(np.float32)
+
+
+def _load_numpy(path, what):
+  """np.load of a .npy/.npz, with unreadable files reported by name."""
+  try:
+    return np.load(path, allow_pickle=False)
+  except Exception as e:  # pylint: disable=broad-except  (zip, pickle, EOF, header errors)
+    raise ValueError(f"{path!r} is not a readable {what} ({type(e).__name__}: {e}).") from None
 
 
 def _downscale(image, factor):
@@ -186,31 +273,55 @@ def load_blender(root, split="train", downscale=1, white_background=True, max_vi
   path = os.path.join(root, f"transforms_{split}.json")
   if not os.path.exists(path):
     raise FileNotFoundError(f"{path!r} is missing: is {root!r} a NeRF Blender scene?")
+  needs = ("it needs camera_angle_x (radians, in (0, pi)) and a non-empty list of frames, "
+           "each with file_path and a 4x4 transform_matrix")
   try:
     with open(path) as f:
       meta = json.load(f)
-    frames = meta["frames"][:max_views]
+  except (json.JSONDecodeError, UnicodeDecodeError) as e:
+    raise ValueError(f"{path!r} is not valid JSON ({e}); {needs}.") from None
+  if not isinstance(meta, dict):
+    raise ValueError(f"{path!r}: the top level is not an object; {needs}.")
+  for field in ("camera_angle_x", "frames"):
+    if field not in meta:
+      raise ValueError(f"{path!r} has no {field!r}; {needs}.")
+  try:
     angle = float(meta["camera_angle_x"])
-  except (json.JSONDecodeError, KeyError, TypeError) as e:
-    raise ValueError(f"Malformed {path!r}: {e!r}; it needs camera_angle_x and frames with "
-                     "file_path and transform_matrix.") from None
-  images, poses = [], []
-  for frame in frames:
+  except (TypeError, ValueError):
+    angle = float("nan")
+  if not 0 < angle < np.pi:
+    raise ValueError(f"{path!r}: camera_angle_x = {meta['camera_angle_x']!r}; {needs}.")
+  frames = meta["frames"]
+  if not isinstance(frames, list) or not frames:
+    raise ValueError(f"{path!r}: 'frames' is empty or not a list; {needs}.")
+  images, poses, files = [], [], []
+  for i, frame in enumerate(frames[:max_views]):
+    where = f"{path!r}, frames[{i}]"
+    if not isinstance(frame, dict) or not isinstance(frame.get("file_path"), str):
+      raise ValueError(f"{where} has no file_path string; {needs}.")
+    if "transform_matrix" not in frame:
+      raise ValueError(f"{where} ({frame['file_path']}) has no transform_matrix; {needs}.")
+    try:
+      matrix = np.asarray(frame["transform_matrix"], np.float64)
+    except (TypeError, ValueError):
+      matrix = np.zeros([0])
+    if matrix.shape != (4, 4):
+      raise ValueError(f"{where}: transform_matrix of shape {matrix.shape}; {needs}.")
     file = os.path.join(root, frame["file_path"])
     file = file if os.path.splitext(file)[1] else file + ".png"
-    rgba = _downscale(_read_image(file), downscale)
-    if rgba.shape[-1] == 4:
+    rgb, alpha = _read_image(file)
+    if alpha is not None:
       bg = 1.0 if white_background else 0.0
-      rgb = rgba[..., :3] * rgba[..., 3:] + bg * (1 - rgba[..., 3:])
-    else:
-      rgb = rgba[..., :3]
-    images.append(rgb)
-    poses.append(np.asarray(frame["transform_matrix"], np.float32))
+      rgb = rgb * alpha[..., None] + bg * (1 - alpha[..., None])
+    images.append(_downscale(rgb, downscale))
+    poses.append(matrix)
+    files.append(file)
+  _same_sizes(images, files, path)
   width = images[0].shape[1]
   focal = 0.5 * width / np.tan(0.5 * angle)
   bg = (1.0,) * 3 if white_background else (0.0,) * 3
-  return Views(np.stack(images), np.stack(poses), float(focal), 2.0, 6.0, bg,
-               f"{os.path.basename(os.path.normpath(root))}/{split}")
+  return Views(np.stack(images), check_cameras(np.stack(poses), repr(path)), float(focal), 2.0, 6.0,
+               bg, f"{os.path.basename(os.path.normpath(root))}/{split}")
 
 
 def load_npz(path, num_test=None, white_background=False):
@@ -220,28 +331,52 @@ def load_npz(path, num_test=None, white_background=False):
   `white_background` and an alpha array, on white (images + 1 - alpha, NeRF's convention)."""
   if not os.path.exists(path):
     raise FileNotFoundError(f"{path!r} is missing.")
-  with np.load(path) as data:
+  data = _load_numpy(path, "tiny-NeRF .npz")
+  if not isinstance(data, np.lib.npyio.NpzFile):
+    raise ValueError(f"{path!r} holds one array, not an .npz archive of images, poses and "
+                     "focal.")
+  with data:
     missing = {"images", "poses", "focal"} - set(data.keys())
     if missing:
       raise ValueError(f"{path!r} lacks {sorted(missing)}: a tiny-NeRF .npz has images, poses "
                        "and focal.")
-    arrays = {k: data[k] for k in ("images", "poses", "alpha", "i_train", "i_test") if k in data}
-    focal = float(data["focal"])
-  images, poses = np.asarray(arrays["images"], np.float32), arrays["poses"]
+    try:
+      arrays = {k: data[k] for k in ("images", "poses", "focal", "alpha", "i_train", "i_test")
+                if k in data}
+    except Exception as e:  # pylint: disable=broad-except  (a damaged member)
+      raise ValueError(f"{path!r} is damaged ({type(e).__name__}: {e}).") from None
+  if arrays["focal"].size != 1 or arrays["focal"].dtype.kind not in "fiu":
+    raise ValueError(f"{path!r}: focal must be one number (pixels), got shape "
+                     f"{arrays['focal'].shape} of {arrays['focal'].dtype}.")
+  focal = float(arrays["focal"].reshape(()))
+  raw = arrays["images"]
+  if raw.ndim != 4 or raw.shape[-1] not in (3, 4) or 0 in raw.shape:
+    raise ValueError(f"{path!r}: images of shape {raw.shape}; expected [V, H, W, 3] (or RGBA).")
+  images = unit_pixels(raw, f"{path!r} images")
+  poses = check_cameras(arrays["poses"], f"{path!r}", focal)
   if len(images) != len(poses):
     raise ValueError(f"{path!r}: {len(images)} images but {len(poses)} poses.")
-  images = images / 255.0 if images.max() > 1.5 else images
+  if images.shape[-1] == 4 and "alpha" not in arrays:
+    arrays["alpha"] = images[..., 3]
+  images = images[..., :3]
   background = (0.0, 0.0, 0.0)
   if white_background:
     if "alpha" not in arrays:
       raise ValueError(f"{path!r} has no alpha array: it cannot be composited on white.")
-    images = images + (1.0 - arrays["alpha"][..., None])
+    alpha = unit_pixels(arrays["alpha"], f"{path!r} alpha")
+    if alpha.shape != images.shape[:3]:
+      raise ValueError(f"{path!r}: alpha of shape {alpha.shape}, images {images.shape[:3]}.")
+    images = images + (1.0 - alpha[..., None])
     background = (1.0, 1.0, 1.0)
-  views = Views(images, np.asarray(poses, np.float32), focal, 2.0, 6.0, background,
-                os.path.basename(path))
+  views = Views(images, poses, focal, 2.0, 6.0, background, os.path.basename(path))
   if "i_test" in arrays:
     test = np.asarray(arrays["i_test"])
     train = np.asarray(arrays.get("i_train", np.setdiff1d(np.arange(len(views)), test)))
+    for name, index in (("i_train", train), ("i_test", test)):
+      if (index.dtype.kind not in "iu" or index.ndim != 1 or not index.size or
+          index.min() < 0 or index.max() >= len(views)):
+        raise ValueError(f"{path!r}: {name} must be a non-empty list of view indices in "
+                         f"[0, {len(views)}).")
   else:
     n_test = num_test or max(1, len(views) // 10)
     train, test = np.arange(len(views) - n_test), np.arange(len(views) - n_test, len(views))
@@ -255,9 +390,21 @@ def load_llff(root, factor=8, bd_factor=0.75, hold_every=8):
   path = os.path.join(root, "poses_bounds.npy")
   if not os.path.exists(path):
     raise FileNotFoundError(f"{path!r} is missing: is {root!r} an LLFF scene?")
-  data = np.load(path)
-  if data.ndim != 2 or data.shape[1] != 17:
-    raise ValueError(f"{path!r} has shape {data.shape}: expected [V, 17].")
+  data = _load_numpy(path, "poses_bounds.npy")
+  if not isinstance(data, np.ndarray) or data.ndim != 2 or data.shape[1] != 17 or not len(data):
+    raise ValueError(f"{path!r} has shape {getattr(data, 'shape', None)}: expected [V, 17] "
+                     "(V >= 1).")
+  if data.dtype.kind not in "fiu":
+    raise ValueError(f"{path!r} holds {data.dtype}; expected numbers.")
+  for i, row in enumerate(data):
+    if not np.all(np.isfinite(row)):
+      raise ValueError(f"{path!r}: row {i} contains NaN or inf.")
+    if not 0 < row[15] < row[16]:
+      raise ValueError(f"{path!r}: row {i} has bounds near {row[15]:g}, far {row[16]:g}; "
+                       "expected 0 < near < far (NeRF rescales by the nearest bound).")
+    if not np.all(row[[4, 9, 14]] > 0):
+      raise ValueError(f"{path!r}: row {i} has [H, W, focal] = {row[[4, 9, 14]]}; expected "
+                       "positive numbers.")
   poses = data[:, :15].reshape(-1, 3, 5)
   bounds = data[:, 15:]
   image_dir = os.path.join(root, f"images_{factor}")
@@ -267,7 +414,9 @@ def load_llff(root, factor=8, bd_factor=0.75, hold_every=8):
   if len(files) != len(poses):
     raise ValueError(f"{root!r}: {len(files)} images in {image_dir} but {len(poses)} poses in "
                      "poses_bounds.npy.")
-  images = np.stack([_read_image(os.path.join(image_dir, f))[..., :3] for f in files])
+  images = [_read_image(os.path.join(image_dir, f))[0] for f in files]
+  _same_sizes(images, files, image_dir)
+  images = np.stack(images)
   h, w, f = poses[0, :, 4]
   focal = float(f) * images.shape[1] / float(h)
   # [down, right, back] -> [right, up, back]
@@ -275,6 +424,7 @@ def load_llff(root, factor=8, bd_factor=0.75, hold_every=8):
   scale = 1.0 / (bounds.min() * bd_factor)
   rot[:, :, 3] *= scale
   bounds = bounds * scale
+  check_cameras(rot, repr(path))
   c2w = _recentre(rot)
   poses4 = np.concatenate([c2w, np.tile([[[0, 0, 0, 1.0]]], (len(c2w), 1, 1))], 1)
   views = Views(images, poses4.astype(np.float32), focal, float(bounds.min() * 0.9),

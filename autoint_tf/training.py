@@ -237,7 +237,9 @@ def fit(task, config, workdir, strategy=None, progress=True):
     workdir: the run's directory (checkpoints/, tb/).
     strategy: a tf.distribute strategy (default: `make_strategy(config.strategy)`).
   Returns:
-    (model, history): history has loss [(step, loss)], eval [(step, scalars)], start_step,
+    (model, history): history has loss [(step, loss)], rates [(step, examples a second
+    since the previous log)], eval [(step, scalars with train_minutes, the training time of
+    this call so far)], start_step,
     optimizer_iterations_at_start, final_loss (the last logged loss, kept in the checkpoint),
     last_step (below config.steps when `budget_minutes` ran out first), train_seconds and
     eval_seconds (the budget counts training only).
@@ -273,7 +275,7 @@ def fit(task, config, workdir, strategy=None, progress=True):
   start = int(step.numpy())
   if restored:
     say(f"Resumed from {restored} at step {start}.")
-  history = {"loss": [], "eval": [], "start_step": start,
+  history = {"loss": [], "rates": [], "eval": [], "start_step": start,
              "optimizer_iterations_at_start": int(optimizer.iterations.numpy())}
   iterator = iter(distribute(strategy, task.dataset(start)))
   variables = model.trainable_variables
@@ -323,6 +325,7 @@ def fit(task, config, workdir, strategy=None, progress=True):
         tick, done = now, 0
         extra = task.log_metrics(loss)
         history["loss"].append((s, loss))
+        history["rates"].append((s, rate))
         tf.summary.scalar("train/loss", loss, step=s)
         tf.summary.scalar(f"train/{task.examples}_per_second", rate, step=s)
         for k, v in extra.items():
@@ -334,7 +337,8 @@ def fit(task, config, workdir, strategy=None, progress=True):
       if chief and ((config.eval_every and s % config.eval_every == 0) or last):
         evaluating = time.perf_counter()
         scalars, images = task.evaluate(model, s)
-        history["eval"].append((s, scalars))
+        minutes = (evaluating - began - eval_seconds) / 60
+        history["eval"].append((s, dict(scalars, train_minutes=minutes)))
         for k, v in scalars.items():
           tf.summary.scalar(f"eval/{k}", v, step=s)
         for k, v in images.items():
@@ -388,6 +392,8 @@ def read_run(workdir):
     with open(path) as f:
       saved = json.load(f)
     application = saved["application"]
+    if application not in APPLICATIONS:
+      raise KeyError(f"application {application!r} is not one of {APPLICATIONS}")
     module = importlib.import_module(f"autoint_tf.{application}")
     known = {f.name for f in dataclasses.fields(module.Config)}
     values = {k: tuple(v) if isinstance(v, list) else v for k, v in saved["config"].items()

@@ -1,88 +1,185 @@
-r"""AutoInt vs the NeRF-style quadrature baseline on lego_100px.npz, side by side in one run.
+r"""AutoInt vs the NeRF-style quadrature baseline trained for the same wall-clock budget.
 
-Trains AutoInt (tiny preset) and the quadrature baseline (the same networks as fields, 64
-stratified + 128 importance samples) for the same number of steps, then reports test-view
-PSNR/SSIM, rays per second and network evaluations per ray for AutoInt at N = 4, 8, 16, 32 and
-for the baseline. Rendering speed is timed interleaved (median of rounds) in this process.
-Writes benchmarks/results/render.json and the table in BENCHMARKS.md.
+Both renderers use the CPU recipe (`radiance.Config()`: shared trunk 4x128 swish, PE 6, 256
+rays a step, lr 5e-3 with exponential decay); the baseline evaluates the same networks as
+fields at 64 stratified + 128 importance samples, NeRF's hierarchical sampling. Each model's
+learning-rate decay is fitted to the steps its budget buys: a short calibration run measures
+its training rate, and lr x 0.2 every `decay_fraction` x those steps (the built-in scene's
+recipe ends at the same point of its decay). Then, in one process:
 
-  python -m benchmarks.render                       # lego_100px, 400 steps each (~40 min)
-  python -m benchmarks.render --steps=50 --test_views=2 --nowrite   # smoke run
+  1. the baseline trains for the budget (S_q steps);
+  2. AutoInt trains S_q steps, is scored there (the equal-steps rows), and resumes from that
+     checkpoint for the rest of its budget (resume is exact, so this is one uninterrupted run);
+  3. test PSNR/SSIM on every test view, AutoInt at N = 4, 8, 16, 32 and the baseline;
+     rays/s timed interleaved (median of rounds) on `timing_views` views; the test-PSNR curve
+     against training minutes (the engine's periodic evaluation on the first test view);
+  4. small images: test views side by side, a turntable (or, for LLFF, a spiral) of AutoInt.
+
+  python -m benchmarks.render --budget_minutes=45        # lego 100x100 (~2 h in all)
+  python -m benchmarks.render --scene=llff --data_path=../shared/data/nerf_llff_fern \
+      --downscale=8 --white_background=false --budget_minutes=30 --name=render_fern
+  python -m benchmarks.render --budget_minutes=0.3 --test_views=2 --nowrite   # smoke run
 """
 
 import dataclasses
+import json
 import os
-import time
+import shutil
 
 from absl import app
 from absl import flags
+import numpy as np
 
-from autoint_tf import metrics
+from autoint_tf import plots
 from autoint_tf import radiance
+from autoint_tf import rays as rays_lib
 from benchmarks import report
 from benchmarks import timing
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+flags.DEFINE_enum("scene", "npz", ["npz", "blender", "llff"], "Scene format.")
 flags.DEFINE_string("data_path", os.path.join(ROOT, "..", "shared", "data", "lego_100px.npz"),
-                    "tiny-NeRF style .npz.")
-flags.DEFINE_integer("steps", 400, "Training steps of each model.")
-flags.DEFINE_integer("batch_size", 512, "Rays a step.")
-flags.DEFINE_integer("test_views", 5, "Test views to evaluate (of 25).")
+                    "The scene's file or directory.")
+flags.DEFINE_integer("downscale", 1, "blender: downscale; llff: images_<factor>.")
+flags.DEFINE_bool("white_background", True, "Composite on white (NeRF's Blender convention).")
+flags.DEFINE_float("budget_minutes", 45.0, "Training minutes of each model.")
+flags.DEFINE_integer("batch_size", radiance.Config.batch_size, "Rays a step.")
+flags.DEFINE_float("decay_fraction", 0.64, "lr x 0.2 every decay_fraction x budget steps.")
+flags.DEFINE_integer("calibration_steps", 60, "Steps of the rate-measuring run.")
+flags.DEFINE_integer("curve_points", 10, "Evaluations along each training run.")
+flags.DEFINE_integer("test_views", 0, "Test views to score (0: all).")
+flags.DEFINE_integer("timing_views", 2, "Test views rendered in each timing round.")
 flags.DEFINE_integer("rounds", 3, "Timed rendering rounds (median).")
-flags.DEFINE_string("workdir", os.path.join(ROOT, "runs", "bench_render"), "Checkpoints.")
-flags.DEFINE_bool("write", True, "Write results and the BENCHMARKS.md table.")
+flags.DEFINE_integer("video_frames", 24, "Frames of the turntable / spiral (0: none).")
+flags.DEFINE_string("workdir", os.path.join(ROOT, "runs", "bench_render"), "Runs.")
+flags.DEFINE_string("name", "render_table", "Results name and BENCHMARKS.md section.")
+flags.DEFINE_bool("write", True, "Write results, images and the BENCHMARKS.md section.")
 FLAGS = flags.FLAGS
+SECTIONS = (4, 8, 16, 32)
+
+
+def steps_per_minute(config, train_views, test_views, workdir):
+  """Training steps a minute of `config` on this machine, from the engine's logged rates."""
+  scratch = os.path.join(workdir, "calibration")
+  shutil.rmtree(scratch, ignore_errors=True)
+  log_every = max(FLAGS.calibration_steps // 4, 1)
+  probe = dataclasses.replace(config, steps=FLAGS.calibration_steps, budget_minutes=0,
+                              log_every=log_every, eval_every=0, checkpoint_every=10**9)
+  _, history = radiance.train(probe, train_views, test_views, scratch, progress=False)
+  shutil.rmtree(scratch, ignore_errors=True)
+  rays_per_second = np.median([rate for _, rate in history["rates"][1:]])  # (first: tracing)
+  return 60 * rays_per_second / config.batch_size
+
+
+def train_for_budget(config, train_views, test_views, workdir, stop_at=None):
+  """Trains `config` for FLAGS.budget_minutes; with stop_at, first exactly stop_at steps
+  (returned as the second value) and then resumes for the rest of the budget."""
+  rate = steps_per_minute(config, train_views, test_views, workdir)
+  expected = int(rate * FLAGS.budget_minutes) + 1
+  config = dataclasses.replace(
+      config, steps=4 * expected, lr_decay_steps=max(int(FLAGS.decay_fraction * expected), 1),
+      eval_every=max(expected // FLAGS.curve_points, 1), checkpoint_every=500,
+      budget_minutes=FLAGS.budget_minutes)
+  print(f"{config.renderer}: {rate:.0f} steps/min measured, ~{expected} steps in the budget; "
+        f"lr x 0.2 every {config.lr_decay_steps} steps")
+  run = os.path.join(workdir, config.renderer)
+  shutil.rmtree(run, ignore_errors=True)
+  early, minutes, curve = None, 0.0, []
+  if stop_at:
+    model, history = radiance.train(dataclasses.replace(config, steps=stop_at, budget_minutes=0),
+                                    train_views, test_views, run)
+    early = radiance.evaluate(model, test_views, config.renderer, (8,))[0][0]
+    minutes = history["train_seconds"] / 60
+    curve = [(s, e["train_minutes"], e["psnr"]) for s, e in history["eval"]]
+    config = dataclasses.replace(config, budget_minutes=FLAGS.budget_minutes - minutes)
+  model, history = radiance.train(config, train_views, test_views, run)
+  curve += [(s, minutes + e["train_minutes"], e["psnr"]) for s, e in history["eval"]]
+  return model, early, {"steps": history["last_step"], "curve": curve, "config": config,
+                        "train_minutes": minutes + history["train_seconds"] / 60}
+
+
+def video(model, views, path):
+  """A turntable around an object scene or NeRF's spiral path for a forward-facing one."""
+  if views.ndc:
+    poses = rays_lib.spiral_poses(views, FLAGS.video_frames)
+  else:
+    radius = float(np.linalg.norm(views.poses[0][:3, 3]))
+    poses = rays_lib.orbit_poses(FLAGS.video_frames, radius, elevations_deg=(25.0,))
+  blank = np.zeros([len(poses), views.height, views.width, 3], np.float32)
+  path_views = dataclasses.replace(views, images=blank, poses=np.asarray(poses, np.float32),
+                                   name="path", depth=None)
+  plots.save_gif(radiance.render_views(model, path_views, "autoint", 8)["rgb"], path)
 
 
 def main(argv):
   del argv
-  base = dataclasses.replace(radiance.PRESETS["tiny"], scene="npz", data_path=FLAGS.data_path,
-                             white_background=False, steps=FLAGS.steps,
-                             batch_size=FLAGS.batch_size, eval_every=max(FLAGS.steps // 4, 1),
-                             checkpoint_every=200)
+  base = radiance.Config(scene=FLAGS.scene, data_path=FLAGS.data_path,
+                         downscale=FLAGS.downscale, white_background=FLAGS.white_background,
+                         batch_size=FLAGS.batch_size)
   train_views, test_views = radiance.load_views(base)
-  test_views = test_views.subset(slice(0, FLAGS.test_views))
-  models, seconds = {}, {}
-  for renderer in ("autoint", "quadrature"):
-    config = dataclasses.replace(base, renderer=renderer)
-    start = time.time()
-    models[renderer], _ = radiance.train(config, train_views, test_views,
-                                         os.path.join(FLAGS.workdir, renderer))
-    seconds[renderer] = time.time() - start
-  cases = [("autoint", n) for n in (4, 8, 16, 32)] + [("quadrature", None)]
-  quality = {}
-  for renderer, n in cases:
-    out = radiance.render_views(models[renderer], test_views, renderer, n or 8)
-    quality[(renderer, n)] = metrics.view_metrics(out["rgb"], test_views.images)
+  if FLAGS.test_views:
+    test_views = test_views.subset(slice(0, FLAGS.test_views))
+  print(f"{train_views.name}: {len(train_views)} training, {len(test_views)} test views of "
+        f"{test_views.height}x{test_views.width}; {FLAGS.budget_minutes} training minutes each")
+  quad, _, quad_run = train_for_budget(dataclasses.replace(base, renderer="quadrature"),
+                                       train_views, test_views, FLAGS.workdir)
+  auto, equal_steps, auto_run = train_for_budget(
+      dataclasses.replace(base, renderer="autoint"), train_views, test_views, FLAGS.workdir,
+      stop_at=quad_run["steps"])
+  rows, renders = radiance.evaluate(auto, test_views, "autoint", SECTIONS)
+  quad_rows, quad_renders = radiance.evaluate(quad, test_views, "quadrature")
+  timed = test_views.subset(slice(0, FLAGS.timing_views))
+  models = {("autoint", n): auto for n in SECTIONS}
+  models[("quadrature", None)] = quad
   times = timing.interleaved(
-      {case: (lambda r=case[0], n=case[1]: radiance.render_views(models[r], test_views, r, n or 8))
-       for case in cases}, FLAGS.rounds, warmup=0)
-  rays = len(test_views) * test_views.height * test_views.width
-  quad_rate = rays / times[("quadrature", None)]
-  quad_psnr = quality[("quadrature", None)][0]
-  rows = []
-  for renderer, n in cases:
-    rate = rays / times[(renderer, n)]
-    psnr, ssim = quality[(renderer, n)]
-    rows.append({"renderer": renderer, "sections": n, "psnr": psnr, "ssim": ssim,
-                 "rays_per_second": rate,
-                 "evaluations_per_ray": models[renderer].evaluations_per_ray(n),
-                 "speedup": rate / quad_rate, "psnr_drop": quad_psnr - psnr,
-                 "train_seconds": seconds[renderer]})
-  head = (f"`python -m benchmarks.render --steps={FLAGS.steps}` (lego 100×100, tiny 4×128 "
-          f"swish, {FLAGS.batch_size} rays a step, {FLAGS.steps} steps each, "
-          f"{len(test_views)} test views, black background):\n\n"
-          "| renderer | N | test PSNR | SSIM | rays/s | evaluations/ray | speed-up | PSNR drop | "
-          "train s |\n|---|---|---|---|---|---|---|---|---|\n")
-  body = "".join(
-      f"| {r['renderer']} | {r['sections'] or '64+128'} | {r['psnr']:.2f} | {r['ssim']:.3f} | "
-      f"{r['rays_per_second']:.0f} | {r['evaluations_per_ray']} | {r['speedup']:.1f}× | "
-      f"{r['psnr_drop']:+.2f} | {r['train_seconds']:.0f} |\n" for r in rows)
-  text = head + body
+      {(r, n): (lambda m=m, r=r, n=n: radiance.render_views(m, timed, r, n or 8))
+       for (r, n), m in models.items()}, FLAGS.rounds, warmup=0)
+  rays = len(timed) * timed.height * timed.width
+  quad_rate, quad_psnr = rays / times[("quadrature", None)], quad_rows[0]["psnr"]
+  runs = {"autoint": auto_run, "quadrature": quad_run}
+  for row in rows + quad_rows:
+    rate = rays / times[(row["renderer"], row["sections"])]
+    run = runs[row["renderer"]]
+    row.update(rays_per_second=rate, speedup=rate / quad_rate, psnr_drop=quad_psnr - row["psnr"],
+               steps=run["steps"], train_minutes=run["train_minutes"])
+  equal_steps.update(steps=quad_run["steps"], psnr_drop=quad_psnr - equal_steps["psnr"])
+  text = table(rows + quad_rows, equal_steps, test_views)
   print(text)
-  if FLAGS.write:
-    report.publish("render_table", "Volume rendering: AutoInt vs quadrature (lego 100×100)",
-                   text, {"rows": rows, "steps": FLAGS.steps})
+  if not FLAGS.write:
+    return
+  results = os.path.join(ROOT, "benchmarks", "results")
+  plots.compare_views([("AutoInt N = 8", renders[8]["rgb"]),
+                       ("quadrature 64+128", quad_renders[None]["rgb"])],
+                      test_views, os.path.join(results, f"{FLAGS.name}_test_views.png"))
+  plots.training_curves({r: runs[r]["curve"] for r in runs},
+                        os.path.join(results, f"{FLAGS.name}_curve.png"))
+  if FLAGS.video_frames:
+    video(auto, test_views, os.path.join(results, f"{FLAGS.name}_path.gif"))
+  payload = {"rows": rows + quad_rows, "equal_steps": equal_steps,
+             "curves": {r: runs[r]["curve"] for r in runs},
+             "configs": {r: dataclasses.asdict(runs[r]["config"]) for r in runs},
+             "budget_minutes": FLAGS.budget_minutes}
+  report.publish(FLAGS.name, f"Volume rendering at an equal training budget ({train_views.name})",
+                 text, json.loads(json.dumps(payload, default=str)))
+
+
+def table(rows, equal_steps, views):
+  flags_text = " ".join(f"--{k}={FLAGS[k].value}" for k in ("scene", "budget_minutes")
+                        if FLAGS[k].value != FLAGS[k].default)
+  head = (f"`python -m benchmarks.render {flags_text}`".replace(" `", "`") +
+          f" ({views.name}, {len(views)} test views of {views.height}×{views.width}, each model "
+          f"trained {FLAGS.budget_minutes:g} minutes; rays/s interleaved, median of "
+          f"{FLAGS.rounds} rounds):\n\n")
+  body = report.table(
+      ["renderer", "N", "steps", "test PSNR", "SSIM", "rays/s", "evaluations/ray", "speed-up",
+       "PSNR drop"],
+      [[r["renderer"], r["sections"] or "64+128", r["steps"], f"{r['psnr']:.2f}",
+        f"{r['ssim']:.3f}", f"{r['rays_per_second']:.0f}", r["evaluations_per_ray"],
+        f"{r['speedup']:.1f}×", f"{r['psnr_drop']:+.2f}"] for r in rows])
+  tail = (f"\nEqual steps: AutoInt after the baseline's {equal_steps['steps']} steps scores "
+          f"{equal_steps['psnr']:.2f} dB (SSIM {equal_steps['ssim']:.3f}) at N = 8, "
+          f"{equal_steps['psnr_drop']:+.2f} dB from the baseline.\n")
+  return head + body + tail
 
 
 if __name__ == "__main__":

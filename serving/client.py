@@ -4,7 +4,7 @@ a whole image from a camera pose in batches of rays.
   python -m serving.client --server=localhost:8501 --model=autoint --out=view.png   # REST
   python -m serving.client --protocol=grpc --server=localhost:8500 --model=autoint \
       --azimuth=30 --elevation=20 --radius=3 --height=64 --width=64 --focal=88
-  python -m serving.client --metadata                                # the signatures
+  python -m serving.client --metadata      # the signatures and what the model was trained on
 
 REST follows TF Serving's documented API: POST /v1/models/NAME[/versions/V]:predict with the
 row ("instances") or columnar ("inputs") format, GET /v1/models/NAME[/versions/V]/metadata.
@@ -28,6 +28,22 @@ class ServingError(RuntimeError):
 
 _HTTP_CODES = {400: "INVALID_ARGUMENT", 404: "NOT_FOUND", 412: "FAILED_PRECONDITION",
                500: "INTERNAL", 503: "UNAVAILABLE"}
+
+
+def _array(values):
+  """A response tensor as numpy: float32 for numbers, as they are for strings."""
+  array = np.asarray(values)
+  return array.astype(np.float32) if array.dtype.kind in "fiub" else array
+
+
+def _model_info(client):
+  """The export's model_info (what the model was trained on) as a dict, or None for exports
+  without the signature."""
+  if "model_info" not in client.metadata():
+    return None
+  out = client.predict({"request": np.zeros(1, np.float32)}, "model_info")
+  text = next(iter(out.values()))[0]
+  return json.loads(text.decode() if isinstance(text, bytes) else text)
 
 
 class RestClient:
@@ -67,12 +83,12 @@ class RestClient:
     if row_format:
       rows = payload["predictions"]
       if rows and isinstance(rows[0], dict):
-        return {k: np.asarray([r[k] for r in rows], np.float32) for k in rows[0]}
-      return {"output": np.asarray(rows, np.float32)}
+        return {k: _array([r[k] for r in rows]) for k in rows[0]}
+      return {"output": _array(rows)}
     outputs = payload["outputs"]
     if isinstance(outputs, dict):
-      return {k: np.asarray(v, np.float32) for k, v in outputs.items()}
-    return {"output": np.asarray(outputs, np.float32)}
+      return {k: _array(v) for k, v in outputs.items()}
+    return {"output": _array(outputs)}
 
   def metadata(self):
     """{signature name: {"inputs": {name: shape}, "outputs": {name: shape}}}."""
@@ -81,6 +97,9 @@ class RestClient:
     shape = lambda t: [int(d.get("size", -1)) for d in t.get("tensor_shape", {}).get("dim", [])]
     return {name: {io: {k: shape(v) for k, v in d.get(io, {}).items()}
                    for io in ("inputs", "outputs")} for name, d in defs.items()}
+
+  def model_info(self):
+    return _model_info(self)
 
 
 class GrpcClient:
@@ -134,6 +153,9 @@ class GrpcClient:
                    "outputs": {k: shape(v) for k, v in d.outputs.items()}}
             for name, d in defs.signature_def.items()}
 
+  def model_info(self):
+    return _model_info(self)
+
   def close(self):
     self._channel.close()
 
@@ -167,7 +189,8 @@ def define_flags():
   flags.DEFINE_string("server", "", "host:port (default localhost:8501 REST, localhost:8500 gRPC).")
   flags.DEFINE_string("model", "autoint", "Model name.")
   flags.DEFINE_integer("model_version", 0, "Model version (0: the latest).")
-  flags.DEFINE_bool("metadata", False, "Print the signatures and exit.")
+  flags.DEFINE_bool("metadata", False, "Print the signatures and what the model was trained "
+                    "on (its model_info) and exit.")
   flags.DEFINE_string("pose", "", "Camera-to-world 4x4 as JSON; empty: an orbit pose (below).")
   flags.DEFINE_float("azimuth", 30.0, "Orbit pose: azimuth in degrees.")
   flags.DEFINE_float("elevation", 25.0, "Orbit pose: elevation in degrees.")
@@ -185,7 +208,8 @@ def main(argv):
   server = f.server or ("localhost:8501" if f.protocol == "rest" else "localhost:8500")
   client = make_client(f.protocol, server, f.model, f.model_version or None)
   if f.metadata:
-    print(json.dumps(client.metadata(), indent=2))
+    print(json.dumps({"signatures": client.metadata(), "model_info": client.model_info()},
+                     indent=2))
     return
   from autoint_tf import plots  # pylint: disable=g-import-not-at-top
   from autoint_tf import rays  # pylint: disable=g-import-not-at-top

@@ -22,8 +22,19 @@ outputs; every request is checked inside the graph, bad input -> INVALID_ARGUMEN
   CT models: line_integral: start [B,2], end [B,2] (line end points, the sinogram's
         units) -> value [B], the line integral of the attenuation between them.
   1D/nD models: definite_integral: lower [B,D], upper [B,D] -> integral [B,K].
+  every model: model_info: request [B] (any numbers) -> model_info_json [B], what the model
+        was trained on (application, near/far or scan radius, NDC, N, background, limits) as
+        JSON text, one copy per row; `python -m serving.client --metadata` prints it.
+
+Beside the versions, for a TF Serving operator (EXPORT_BASE/MODEL_NAME/):
+  models.config             ModelServerConfig text proto (serve the newest version)
+  batching_parameters.txt   BatchingParameters text proto for --enable_batching
+and in each version assets.extra/tf_serving_warmup_requests: a TFRecord of PredictionLogs
+(every signature at batch sizes 1, 64 and 1024) that TF Serving replays on load
+(--enable_model_warmup) so the first client request does not pay for graph warm-up.
 """
 
+import json
 import os
 import re
 import shutil
@@ -43,6 +54,8 @@ from autoint_tf import training
 
 DEFAULT_MAX_BATCH = 65536
 MAX_MAGNITUDE = 1e4  # largest |coordinate| a request may send (scene or scan units)
+WARMUP_BATCH_SIZES = (1, 64, 1024)
+SERVING_BATCH = 4096  # TF Serving's batching: largest merged batch (the client's batch size)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -239,6 +252,97 @@ def integral_functions(phi, variables, max_batch=DEFAULT_MAX_BATCH, checks=True)
 
 
 # ---------------------------------------------------------------------------------------------
+# What an operator needs: model_info, warm-up requests, models.config, batching parameters.
+
+def info_functions(info):
+  """model_info: the export's model_info.json as a string, one copy per request row (rows, so
+  that TF Serving's batching can merge these requests like any other)."""
+  text = json.dumps(info, sort_keys=True)
+
+  def model_info(request):
+    return {"model_info_json": tf.fill(tf.shape(request)[:1], tf.constant(text))}
+
+  return {"model_info": (model_info, [_spec([None], "request")])}
+
+
+def warmup_inputs(application, context, signatures, batch_sizes=WARMUP_BATCH_SIZES, seed=0):
+  """[(signature, {input: array})]: valid requests of every signature at `batch_sizes`, inside
+  the range the model was trained on (so the export's checks pass them)."""
+  rng = np.random.default_rng(seed)
+  out = []
+  for b in batch_sizes:
+    if application == "radiance":
+      near, far = float(context["near"]), float(context["far"])
+      d = rng.normal(size=(b, 3)).astype(np.float32)
+      d /= np.linalg.norm(d, axis=-1, keepdims=True)
+      rays = {"rays_o": (-0.5 * (near + far) * d).astype(np.float32), "rays_d": d}
+      inner = np.full(b, near + 0.25 * (far - near), np.float32)
+      outer = np.full(b, near + 0.75 * (far - near), np.float32)
+      out += [("render_rays", rays),
+              ("render_rays_bounded", {**rays, "near": inner, "far": outer}),
+              ("ray_integral", {**rays, "t0": inner, "t1": outer})]
+    elif application == "ct":
+      r = float(context.get("radius", 1.0))
+      y = rng.uniform(-0.5 * r, 0.5 * r, size=b).astype(np.float32)
+      out.append(("line_integral", {"start": np.stack([np.full(b, -r, np.float32), y], -1),
+                                    "end": np.stack([np.full(b, r, np.float32), y], -1)}))
+    else:
+      dims = int(context["dims"])
+      out.append(("definite_integral", {"lower": np.zeros((b, dims), np.float32),
+                                        "upper": np.ones((b, dims), np.float32)}))
+    out.append(("model_info", {"request": np.zeros(b, np.float32)}))
+  return [(name, inputs) for name, inputs in out if name in signatures]
+
+
+def write_warmup(path, model_name, requests):
+  """assets.extra/tf_serving_warmup_requests: one PredictionLog a request (at most 1000, TF
+  Serving's limit)."""
+  from tensorflow_serving.apis import predict_pb2  # pylint: disable=g-import-not-at-top
+  from tensorflow_serving.apis import prediction_log_pb2  # pylint: disable=g-import-not-at-top
+  if len(requests) > 1000:
+    raise ValueError(f"{len(requests)} warm-up requests: TF Serving reads at most 1000.")
+  os.makedirs(os.path.dirname(path), exist_ok=True)
+  with tf.io.TFRecordWriter(path) as writer:
+    for signature, inputs in requests:
+      request = predict_pb2.PredictRequest()
+      request.model_spec.name = model_name
+      request.model_spec.signature_name = signature
+      for k, v in inputs.items():
+        request.inputs[k].CopyFrom(tf.make_tensor_proto(v))
+      log = prediction_log_pb2.PredictionLog(
+          predict_log=prediction_log_pb2.PredictLog(request=request))
+      writer.write(log.SerializeToString())
+
+
+def models_config(model_name):
+  """ModelServerConfig text proto serving /models/MODEL_NAME (its newest version)."""
+  return ("model_config_list {\n"
+          "  config {\n"
+          f'    name: "{model_name}"\n'
+          f'    base_path: "/models/{model_name}"\n'
+          '    model_platform: "tensorflow"\n'
+          "    model_version_policy { latest { num_versions: 1 } }\n"
+          "  }\n"
+          "}\n")
+
+
+def batching_parameters(max_batch=SERVING_BATCH, threads=None):
+  """BatchingParameters text proto: merge concurrent requests up to `max_batch` rows, waiting
+  at most 2 ms for more. One batch thread a core by default."""
+  threads = threads or os.cpu_count() or 1
+  return (f"max_batch_size {{ value: {max_batch} }}\n"
+          "batch_timeout_micros { value: 2000 }\n"
+          "max_enqueued_batches { value: 100 }\n"
+          f"num_batch_threads {{ value: {threads} }}\n")
+
+
+def write_operator_files(model_dir, model_name):
+  """models.config and batching_parameters.txt beside the versions (TF Serving only loads
+  numbered directories; these files are for its flags)."""
+  io_utils.write_text(os.path.join(model_dir, "models.config"), models_config(model_name))
+  io_utils.write_text(os.path.join(model_dir, "batching_parameters.txt"),
+                      batching_parameters())
+
 
 def next_version(model_dir):
   versions = [int(v) for v in os.listdir(model_dir) if re.fullmatch(r"\d+", v)] if (
@@ -273,14 +377,18 @@ def _world_readable(root):
 
 
 def write_export(tracked, functions, export_base, model_name, version=None, default=None,
-                 info=None):
+                 info=None, warmup=None):
   """Writes the ExportArchive of `functions` to EXPORT_BASE/MODEL_NAME/VERSION atomically.
 
   The export is written to a hidden temporary directory and renamed into place: TF Serving
   never sees a half-written version. Without `version` it takes the next free integer; exports
   running at the same time into one base take different versions. Versions are world-readable.
-  `info` (a JSON-able dict) goes to assets.extra/model_info.json. Returns the version directory.
+  `info` (a JSON-able dict) goes to assets.extra/model_info.json and the model_info signature;
+  `warmup` ([(signature, inputs)]) to assets.extra/tf_serving_warmup_requests. Writes
+  models.config and batching_parameters.txt beside the versions. Returns the version directory.
   """
+  if info is not None:
+    functions = {**functions, **info_functions(info)}
   model_dir = os.path.join(export_base, model_name)
   os.makedirs(model_dir, exist_ok=True)
   _clean_stale_temporaries(model_dir)
@@ -300,11 +408,15 @@ def write_export(tracked, functions, export_base, model_name, version=None, defa
     archive.write_out(tmp, verbose=False)
     if info is not None:
       io_utils.write_json(os.path.join(tmp, "assets.extra", "model_info.json"), info)
+    if warmup:
+      write_warmup(os.path.join(tmp, "assets.extra", "tf_serving_warmup_requests"), model_name,
+                   warmup)
     _world_readable(tmp)
     while True:
       final = os.path.join(model_dir, str(int(version or next_version(model_dir))))
       try:
         os.rename(tmp, final)  # fails if another export took this version meanwhile
+        write_operator_files(model_dir, model_name)
         return final
       except OSError as e:
         if version or not os.path.exists(final):
@@ -336,14 +448,20 @@ def export(workdir, export_base, model_name, version=None, num_sections=8,
   else:
     variables = ("x", "y", "z")[:int(run.context["dims"])]
     functions, default = integral_functions(run.model, variables, max_batch), "definite_integral"
+  warmup = warmup_inputs(run.application, run.context, set(functions) | {"model_info"},
+                         [b for b in WARMUP_BATCH_SIZES if b <= max_batch])
   return write_export([run.model], functions, export_base, model_name, version, default=default,
-                      info=info)
+                      info=info, warmup=warmup)
 
 
 def serve_command(export_base, model_name):
-  """The docker command that serves EXPORT_BASE/MODEL_NAME with TF Serving."""
-  return (f"docker run -p 8500:8500 -p 8501:8501 -v {os.path.abspath(export_base)}/{model_name}:"
-          f"/models/{model_name} -e MODEL_NAME={model_name} tensorflow/serving")
+  """The docker command that serves EXPORT_BASE/MODEL_NAME with TF Serving, with the export's
+  models.config, batching parameters and warm-up requests."""
+  models = f"/models/{model_name}"
+  return (f"docker run -p 8500:8500 -p 8501:8501 "
+          f"-v {os.path.abspath(export_base)}/{model_name}:{models} tensorflow/serving "
+          f"--model_config_file={models}/models.config --enable_batching "
+          f"--batching_parameters_file={models}/batching_parameters.txt --enable_model_warmup")
 
 
 def define_flags():

@@ -46,3 +46,52 @@ def committed_step(checkpoint_dir):
 @pytest.fixture(autouse=True)
 def _seed():
   keras.utils.set_random_seed(1234)
+
+
+# ---------------------------------------------------------------------------------------------
+# Served models (test_serving, test_bad_requests): one set a session.
+
+SMALL_BATCH = 4096
+
+
+@pytest.fixture(scope="session")
+def served(tmp_path_factory):
+  """Trains tiny radiance, CT and 1D models, exports them, serves them with the stand-in."""
+  from autoint_tf import ct, radiance, scenes, toy  # pylint: disable=g-import-not-at-top
+  from serving import export  # pylint: disable=g-import-not-at-top
+  from serving_standin import Standin  # pylint: disable=g-import-not-at-top
+  tmp = tmp_path_factory.mktemp("serving")
+  base = str(tmp / "exports")
+  config = radiance.Config(image_size=8, batch_size=64, steps=3, log_every=1, eval_every=1000,
+                           checkpoint_every=1000, num_sections=4)
+  train, test = scenes.procedural_views(num_train=3, num_test=1, size=8)
+  model, _ = radiance.train(config, train, test, str(tmp / "radiance"), progress=False)
+  v1 = export.export(str(tmp / "radiance"), base, "autoint", max_batch=SMALL_BATCH)
+  v2 = export.export(str(tmp / "radiance"), base, "autoint")
+  ct_config = ct.Config(num_angles=8, num_detectors=8, subsample=2, width=16, depth=2,
+                          parameterization="point", steps=5, samples_per_line=4)
+  _, ct_out = ct.train_and_evaluate(ct_config, workdir=str(tmp / "ct"), progress=False)
+  export.export(str(tmp / "ct"), base, "ct")
+  toy.train_and_evaluate(toy.Config(steps=20, width=16, depth=2, num_eval_intervals=10),
+                         str(tmp / "toy"), progress=False)
+  export.export(str(tmp / "toy"), base, "poly")
+  standin = Standin(base, ["autoint", "ct", "poly"])
+  rest_port, grpc_port = standin.start()
+  rays = test.rays()
+  yield {"workdir": str(tmp / "radiance"), "model": model, "base": base, "v1": v1, "v2": v2,
+         "rest": f"127.0.0.1:{rest_port}", "grpc": f"127.0.0.1:{grpc_port}", "rays": rays,
+         "test": test, "ct": ct_out, "toy": str(tmp / "toy")}
+  standin.stop()
+
+
+def served_inputs(served, n=40):
+  return {"rays_o": served["rays"]["rays_o"][:n], "rays_d": served["rays"]["rays_d"][:n]}
+
+
+def in_process(served, inputs):
+  """render_rays of the in-process model (N = 8, the training near/far)."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  r = {k: tf.constant(v) for k, v in inputs.items()}
+  b = len(inputs["rays_o"])
+  r.update(near=tf.fill([b], served["test"].near), far=tf.fill([b], served["test"].far))
+  return {k: v.numpy() for k, v in served["model"].render(r, 8).items()}

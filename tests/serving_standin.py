@@ -9,6 +9,11 @@ answers the documented calls the way TF Serving does:
         GET  /v1/models/NAME[/versions/V]/metadata, GET /v1/models/NAME[/versions/V]
 Errors: NOT_FOUND (HTTP 404) for an unknown model or version, INVALID_ARGUMENT (HTTP 400) for
 a bad request (unknown signature, missing/extra inputs, malformed JSON, failed checks).
+
+Stricter than TF Serving in one place: a TensorProto whose value count differs from its shape
+is refused (TF's Tensor::FromProto pads a short repeated field with its last value). Malformed
+HTTP (a Content-Length that is not a number, negative, too large, or longer than the body; JSON
+nested too deeply) gets an error within `BODY_TIMEOUT` seconds, never a hang.
 """
 
 import concurrent.futures
@@ -29,6 +34,57 @@ from tensorflow_serving.apis import prediction_service_pb2_grpc
 
 from serving.session import RequestError
 from serving.session import SessionModel
+
+
+BODY_TIMEOUT = 5.0         # seconds a REST request may take to send its body
+MAX_BODY = 1 << 30         # bytes
+_VALUE_FIELDS = {"float_val": np.float32, "double_val": np.float64, "int_val": np.int32,
+                 "int64_val": np.int64, "bool_val": np.bool_, "half_val": np.float16,
+                 "string_val": object}
+
+
+def tensor_from_proto(name, proto):
+  """The array of a request's TensorProto; refuses (INVALID_ARGUMENT naming the input) a proto
+  whose number of values or bytes disagrees with its shape."""
+  dims = [d.size for d in proto.tensor_shape.dim]
+  if any(d < 0 for d in dims):
+    raise RequestError("INVALID_ARGUMENT", f"input {name}: unknown dimension in its shape {dims}")
+  count = int(np.prod(dims)) if dims else 1
+  try:
+    dtype = tf.dtypes.as_dtype(proto.dtype)
+  except TypeError:
+    raise RequestError("INVALID_ARGUMENT", f"input {name}: unknown dtype {proto.dtype}") from None
+  if proto.tensor_content:
+    want = count * dtype.size
+    if len(proto.tensor_content) != want:
+      raise RequestError("INVALID_ARGUMENT", f"input {name}: tensor_content has "
+                         f"{len(proto.tensor_content)} bytes, its shape {dims} of {dtype.name} "
+                         f"needs {want}")
+  else:
+    values = [len(v) for f, v in proto.ListFields() if f.name in _VALUE_FIELDS]
+    got = values[0] if values else 0
+    if got != count:
+      raise RequestError("INVALID_ARGUMENT", f"input {name}: {got} values for shape {dims} "
+                         f"({count} values)")
+  try:
+    return tf.make_ndarray(proto)
+  except Exception as e:  # pylint: disable=broad-except
+    raise RequestError("INVALID_ARGUMENT", f"input {name}: {e}") from None
+
+
+def json_input(name, value):
+  """A REST input as float32; refuses (naming the input) nulls, strings, booleans and ragged
+  lists, which TF Serving's JSON parser refuses for a float input."""
+  try:
+    array = np.asarray(value)
+  except ValueError as e:  # ragged
+    raise RequestError("INVALID_ARGUMENT", f"input {name}: not a rectangular array ({e})"
+                       ) from None
+  if array.dtype.kind not in "fiu":
+    raise RequestError("INVALID_ARGUMENT", f"input {name}: expected numbers, got "
+                       f"{'a ragged list' if array.dtype == object else array.dtype.name} "
+                       "(a float input takes JSON numbers only)")
+  return array.astype(np.float32)
 
 
 _GRPC = {"NOT_FOUND": grpc.StatusCode.NOT_FOUND,
@@ -79,7 +135,7 @@ class Standin:
         version = request.model_spec.version.value if request.model_spec.HasField(
             "version") else None
         try:
-          inputs = {k: tf.make_ndarray(v) for k, v in request.inputs.items()}
+          inputs = {k: tensor_from_proto(k, v) for k, v in request.inputs.items()}
           out = standin.predict(request.model_spec.name, version,
                                 request.model_spec.signature_name, inputs, strict_dtypes=True)
         except RequestError as e:
@@ -112,6 +168,7 @@ class Standin:
 
     class Handler(http.server.BaseHTTPRequestHandler):
       protocol_version = "HTTP/1.1"
+      timeout = BODY_TIMEOUT  # (socket timeout of the connection)
 
       def log_message(self, *args):  # quiet
         pass
@@ -125,6 +182,8 @@ class Standin:
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
+        if self.close_connection:
+          self.send_header("Connection", "close")
         self.end_headers()
         self.wfile.write(body)
 
@@ -153,10 +212,29 @@ class Standin:
         except RequestError as e:
           self._send(_HTTP[e.code], {"error": e.message})
 
-      def do_POST(self):  # pylint: disable=invalid-name
-        length = int(self.headers.get("Content-Length", 0))
-        raw = self.rfile.read(length)
+      def _body(self):
+        text = self.headers.get("Content-Length", "0")
         try:
+          length = int(text)
+        except ValueError:
+          length = -1
+        if not 0 <= length <= MAX_BODY:
+          self.close_connection = True
+          raise RequestError("INVALID_ARGUMENT", f"Content-Length {text!r}: expected the body's "
+                             f"size in bytes, at most {MAX_BODY}")
+        try:
+          raw = self.rfile.read(length)
+        except (socket.timeout, OSError):
+          raw = b""
+        if len(raw) != length:
+          self.close_connection = True
+          raise RequestError("INVALID_ARGUMENT", f"body of {len(raw)} bytes within "
+                             f"{BODY_TIMEOUT:g} s, Content-Length says {length}")
+        return raw
+
+      def do_POST(self):  # pylint: disable=invalid-name
+        try:
+          raw = self._body()
           name, version, verb = self._route()
           if verb != ":predict":
             raise RequestError("INVALID_ARGUMENT", f"Unsupported POST {self.path}")
@@ -164,6 +242,9 @@ class Standin:
             body = json.loads(raw)
           except ValueError as e:
             raise RequestError("INVALID_ARGUMENT", f"JSON Parse error: {e}") from None
+          except RecursionError:
+            raise RequestError("INVALID_ARGUMENT", "JSON Parse error: nested too deeply"
+                               ) from None
           if not isinstance(body, dict):
             raise RequestError("INVALID_ARGUMENT", "JSON Value is not an object")
           signature = body.get("signature_name", "serving_default")
@@ -185,11 +266,10 @@ class Standin:
             inputs = body["inputs"]
             if not isinstance(inputs, dict):
               raise RequestError("INVALID_ARGUMENT", "'inputs' must be an object of named inputs")
-          try:
-            inputs = {k: np.asarray(v, np.float32) for k, v in inputs.items()}
-          except (TypeError, ValueError) as e:
-            raise RequestError("INVALID_ARGUMENT", f"inputs are not numeric arrays: {e}") from None
+          inputs = {k: json_input(k, v) for k, v in inputs.items()}
           out = standin.predict(name, version, signature, inputs)
+          out = {k: np.char.decode(v.astype(bytes)) if v.dtype.kind in "OS" else v
+                 for k, v in out.items()}  # (string outputs go out as JSON strings)
           if row:
             n = len(next(iter(out.values())))
             rows = [{k: v[i].tolist() for k, v in out.items()} for i in range(n)]

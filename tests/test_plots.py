@@ -23,7 +23,11 @@ def test_figures_and_animations_are_written(tmp_path):
   render = {"rgb": np.ones((2, 5, 5, 3)), "depth": np.ones((2, 5, 5)),
             "opacity": np.ones((2, 5, 5))}
   plots.test_views(render, views, str(tmp_path / "e.png"))
-  for name in "abcde":
+  plots.compare_views([("a", render["rgb"]), ("b", render["rgb"] * 0)], views,
+                      str(tmp_path / "h.png"))
+  plots.training_curves({"a": [(1, 0.5, 10.0), (2, 1.0, 12.0)], "b": []},
+                        str(tmp_path / "i.png"))
+  for name in "abcdehi":
     image = iio.imread(tmp_path / f"{name}.png")
     assert image.ndim == 3 and image.shape[0] > 50 and image.shape[1] > 50
   frames = np.linspace(0, 1, 3)[:, None, None, None] * np.ones((3, 4, 5, 3))

@@ -39,3 +39,25 @@ def test_ndc_rays_keep_width_with_x_and_height_with_y():
   np.testing.assert_allclose(o[0, :, 0], (np.arange(w) - w / 2) / (w / 2), atol=1e-6)
   np.testing.assert_allclose(o[:, 0, 1], -(np.arange(h) - h / 2) / (h / 2), atol=1e-6)
   np.testing.assert_allclose(o[..., 2], -1.0, atol=1e-6)
+
+
+def test_spiral_poses_circle_the_average_camera_and_look_at_the_focus_point():
+  # Forward-facing cameras spread in x and y around the origin, all looking down -z.
+  offsets = np.array([[-1, 0, 0], [1, 0, 0], [0, -0.5, 0], [0, 0.5, 0], [0, 0, 0.2]])
+  poses = np.tile(np.eye(4), (5, 1, 1))
+  poses[:, :3, 3] = offsets
+  near, far = 1.0, 10.0
+  path = rays.spiral_poses(poses, near, far, 8, rotations=2, zrate=0.5, percentile=100)
+  assert path.shape == (8, 4, 4)
+  centre = offsets.mean(0)
+  focus = 1.0 / (0.25 / near + 0.75 / (5 * far))  # NeRF's focus depth
+  target = centre - np.array([0, 0, focus])
+  radii = np.abs(offsets - centre).max(0)
+  for k, pose in enumerate(path):
+    theta = 2 * np.pi * 2 * k / 8
+    eye = centre + radii * np.array([np.cos(theta), -np.sin(theta), -np.sin(0.5 * theta)])
+    np.testing.assert_allclose(pose[:3, 3], eye, atol=1e-5)
+    look = (target - eye) / np.linalg.norm(target - eye)
+    np.testing.assert_allclose(-pose[:3, 2], look, atol=1e-5)  # OpenGL: -z looks forward
+    np.testing.assert_allclose(pose[:3, :3] @ pose[:3, :3].T, np.eye(3), atol=1e-5)
+    assert pose[1, 1] > 0.9  # +y stays up

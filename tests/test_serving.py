@@ -13,62 +13,21 @@ import time
 
 import numpy as np
 import pytest
-import requests
 import tensorflow as tf
 
 from autoint_tf import ct
 from autoint_tf import grad_net
 from autoint_tf import radiance
-from autoint_tf import scenes
 from autoint_tf import tomography
-from autoint_tf import toy
 from autoint_tf import training
 from serving import client
 from serving import export
 from serving import tflite
+from conftest import in_process as _in_process
+from conftest import served_inputs as _inputs
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CLI = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
-SMALL_BATCH = 4096
-
-
-@pytest.fixture(scope="module")
-def served(tmp_path_factory):
-  """Trains tiny radiance, CT and 1D models, exports them, serves them with the stand-in."""
-  from serving_standin import Standin  # pylint: disable=g-import-not-at-top
-  tmp = tmp_path_factory.mktemp("serving")
-  base = str(tmp / "exports")
-  config = radiance.Config(image_size=8, batch_size=64, steps=3, log_every=1, eval_every=1000,
-                           checkpoint_every=1000, num_sections=4)
-  train, test = scenes.procedural_views(num_train=3, num_test=1, size=8)
-  model, _ = radiance.train(config, train, test, str(tmp / "radiance"), progress=False)
-  v1 = export.export(str(tmp / "radiance"), base, "autoint", max_batch=SMALL_BATCH)
-  v2 = export.export(str(tmp / "radiance"), base, "autoint")
-  ct_config = ct.Config(num_angles=8, num_detectors=8, subsample=2, width=16, depth=2,
-                          parameterization="point", steps=5, samples_per_line=4)
-  _, ct_out = ct.train_and_evaluate(ct_config, workdir=str(tmp / "ct"), progress=False)
-  export.export(str(tmp / "ct"), base, "ct")
-  toy.train_and_evaluate(toy.Config(steps=20, width=16, depth=2, num_eval_intervals=10),
-                         str(tmp / "toy"), progress=False)
-  export.export(str(tmp / "toy"), base, "poly")
-  standin = Standin(base, ["autoint", "ct", "poly"])
-  rest_port, grpc_port = standin.start()
-  rays = test.rays()
-  yield {"workdir": str(tmp / "radiance"), "model": model, "base": base, "v1": v1, "v2": v2, "rest": f"127.0.0.1:{rest_port}",
-         "grpc": f"127.0.0.1:{grpc_port}", "rays": rays, "test": test, "ct": ct_out,
-         "toy": str(tmp / "toy")}
-  standin.stop()
-
-
-def _inputs(served, n=40):
-  return {"rays_o": served["rays"]["rays_o"][:n], "rays_d": served["rays"]["rays_d"][:n]}
-
-
-def _in_process(served, inputs):
-  r = {k: tf.constant(v) for k, v in inputs.items()}
-  b = len(inputs["rays_o"])
-  r.update(near=tf.fill([b], served["test"].near), far=tf.fill([b], served["test"].far))
-  return {k: v.numpy() for k, v in served["model"].render(r, 8).items()}
 
 
 def test_export_records_what_the_model_was_trained_on(served):
@@ -174,101 +133,6 @@ def test_unknown_model_or_version_is_not_found(served):
                                make("autoint", 2).predict(inputs)["rgb"])
 
 
-def _bad_requests(served):
-  """(description, callable that must raise ServingError, substring of the message)."""
-  rest = client.RestClient(served["rest"], "autoint")
-  rest_v1 = client.RestClient(served["rest"], "autoint", 1)
-  grpc_client = client.GrpcClient(served["grpc"], "autoint")
-  ct_rest = client.RestClient(served["rest"], "ct")
-  poly = client.GrpcClient(served["grpc"], "poly")
-  good = _inputs(served, 4)
-  o, d = good["rays_o"], good["rays_d"]
-  nan_o = o.copy()
-  nan_o[1, 2] = np.nan
-  inf_d = d.copy()
-  inf_d[0, 0] = np.inf
-  zero_d = d.copy()
-  zero_d[2] = 0
-  n4 = np.full(4, 2.0, np.float32)
-  url = f"http://{served['rest']}/v1/models/autoint:predict"
-
-  def raw(body):
-    def call():
-      r = requests.post(url, data=body, timeout=30)
-      if r.status_code != 200:
-        raise client.ServingError(r.status_code, r.json()["error"])
-    return call
-
-  return [
-      ("last dimension 2", lambda: rest.predict({"rays_o": o[:, :2], "rays_d": d}), "rays_o"),
-      ("rank 1", lambda: grpc_client.predict({"rays_o": o[0], "rays_d": d}), "rays_o"),
-      ("rows differ", lambda: rest.predict({"rays_o": o, "rays_d": d[:3]}), "rays_d"),
-      ("NaN origin", lambda: rest.predict({"rays_o": nan_o, "rays_d": d}), "rays_o"),
-      ("inf direction", lambda: grpc_client.predict({"rays_o": o, "rays_d": inf_d}), "rays_d"),
-      ("zero direction", lambda: rest.predict({"rays_o": o, "rays_d": zero_d}), "zero-length"),
-      ("empty batch", lambda: grpc_client.predict({"rays_o": o[:0], "rays_d": d[:0]}),
-       "empty batch"),
-      ("huge batch", lambda: rest_v1.predict({"rays_o": np.repeat(o, 1100, 0),
-                                              "rays_d": np.repeat(d, 1100, 0)}),
-       "max_batch_size"),
-      ("near >= far", lambda: rest.predict({"rays_o": o, "rays_d": d, "near": n4, "far": n4},
-                                           "render_rays_bounded"), "near must be < far"),
-      ("NaN near", lambda: grpc_client.predict(
-          {"rays_o": o, "rays_d": d, "near": n4 * np.nan, "far": n4 + 1},
-          "render_rays_bounded"), "near"),
-      ("far rows", lambda: rest.predict({"rays_o": o, "rays_d": d, "near": n4, "far": n4[:2]},
-                                        "render_rays_bounded"), "far"),
-      ("inf t1", lambda: rest.predict({"rays_o": o, "rays_d": d, "t0": n4, "t1": n4 * np.inf},
-                                      "ray_integral"), "t1"),
-      ("unknown signature", lambda: rest.predict(good, "render_everything"),
-       "render_everything"),
-      ("missing input", lambda: grpc_client.predict({"rays_o": o}, "render_rays"), "rays_d"),
-      ("extra input", lambda: rest.predict({**good, "focal": n4}, "render_rays"), "focal"),
-      ("malformed JSON", raw("{\"inputs\": [1, 2"), "JSON"),
-      ("strings", raw(json.dumps({"inputs": {"rays_o": [["a", "b", "c"]],
-                                             "rays_d": [[0, 0, 1]]}})), "numeric"),
-      ("both formats", raw(json.dumps({"inputs": {}, "instances": []})), "exactly one"),
-      ("instances not objects", raw(json.dumps({"instances": [[0, 0, 0]]})), "instances"),
-      ("wrong dtype (gRPC int)", lambda: grpc_client.predict(
-          {"rays_o": o.astype(np.int64), "rays_d": d}), "rays_o"),
-      ("CT zero-length line", lambda: ct_rest.predict(
-          {"start": np.zeros((2, 2)), "end": np.zeros((2, 2))}, "line_integral"), "end - start"),
-      ("1D bounds rows", lambda: poly.predict({"lower": np.zeros((3, 1)),
-                                               "upper": np.ones((2, 1))}), "upper"),
-      ("unknown model", lambda: client.RestClient(served["rest"], "nope").predict(good), "nope"),
-      # Answers that would be wrong (NaN, or quietly another scene) are refused.
-      ("direction 1e20", lambda: rest.predict({"rays_o": o, "rays_d": d * 1e20}),
-       "rays_d has a component larger than 10000"),
-      ("far beyond the trained range", lambda: grpc_client.predict(
-          {"rays_o": o, "rays_d": d, "near": n4, "far": n4 * 5}, "render_rays_bounded"),
-       "far above 4.3: this model was trained on [1.7, 4.3]"),
-      ("negative near", lambda: rest.predict(
-          {"rays_o": o, "rays_d": d, "near": -n4, "far": n4}, "render_rays_bounded"),
-       "near below 1.7"),
-      ("t0 before the trained range", lambda: rest.predict(
-          {"rays_o": o, "rays_d": d, "t0": n4 * 0, "t1": n4}, "ray_integral"), "t0 below"),
-      ("CT end 1e30", lambda: ct_rest.predict(
-          {"start": np.zeros((2, 2)), "end": np.full((2, 2), 1e30)}, "line_integral"),
-       "end has a component larger"),
-      ("1D bound 1e9", lambda: poly.predict({"lower": np.zeros((2, 1), np.float32),
-                                             "upper": np.full((2, 1), 1e9, np.float32)}),
-       "upper has a component larger"),
-  ]
-
-
-def test_bad_requests_get_clear_errors_and_the_server_keeps_answering(served):
-  cases = _bad_requests(served)
-  assert len(cases) >= 29
-  for name, call, needle in cases:
-    with pytest.raises(client.ServingError) as e:
-      call()
-    assert needle.lower() in str(e.value).lower(), (name, str(e.value)[:500])
-  inputs = _inputs(served, 5)
-  got = client.GrpcClient(served["grpc"], "autoint").predict(inputs, "render_rays")
-  np.testing.assert_allclose(got["rgb"], _in_process(served, inputs)["rgb"], atol=1e-5)
-  assert np.all(np.isfinite(got["rgb"]))
-
-
 def test_eight_concurrent_clients_get_single_request_answers(served):
   requests_ = [{k: v[i * 8:(i + 1) * 8] for k, v in _inputs(served, 64).items()}
                for i in range(8)]
@@ -334,9 +198,10 @@ def test_concurrent_exports_take_different_versions_readable_by_all(served, tmp_
   monkeypatch.setattr(export, "next_version", racing)
   second = export.write_export([model], functions, base, "m")
   assert second.endswith(os.path.join("m", "3")) and len(calls) == 2
-  assert sorted(os.listdir(model_dir)) == [f".tmp-{os.getpid()}-running", "1", "2", "3"]
+  assert sorted(os.listdir(model_dir)) == [f".tmp-{os.getpid()}-running", "1", "2", "3",
+                                           "batching_parameters.txt", "models.config"]
   for path in (second, os.path.join(second, "saved_model.pb"),
-               os.path.join(second, "variables")):
+               os.path.join(second, "variables"), os.path.join(model_dir, "models.config")):
     mode = os.stat(path).st_mode
     assert mode & stat.S_IROTH, (path, oct(mode))
 
@@ -375,3 +240,88 @@ def test_line_integral_signature_agrees_for_any_geometry_and_orientation(paramet
     for a, b in (ends, ends[::-1]):  # either end first: the same segment, the same integral
       got = fn(tf.constant(a), tf.constant(b))["value"].numpy()
       np.testing.assert_allclose(got, 2 * want, atol=1e-5)  # lengths scale with the radius
+
+
+def _batching_parameters_class():
+  """tensorflow.serving.BatchingParameters (session_bundle_config.proto; not shipped in the
+  tensorflow-serving-api wheel) built from its schema: the fields TF Serving reads."""
+  from google.protobuf import descriptor_pb2  # pylint: disable=g-import-not-at-top
+  from google.protobuf import descriptor_pool  # pylint: disable=g-import-not-at-top
+  from google.protobuf import message_factory  # pylint: disable=g-import-not-at-top
+  from google.protobuf import wrappers_pb2  # pylint: disable=g-import-not-at-top
+  f = descriptor_pb2.FieldDescriptorProto
+  pool = descriptor_pool.DescriptorPool()
+  pool.AddSerializedFile(wrappers_pb2.DESCRIPTOR.serialized_pb)
+  file = descriptor_pb2.FileDescriptorProto(name="batching.proto", package="tensorflow.serving",
+                                            dependency=["google/protobuf/wrappers.proto"],
+                                            syntax="proto3")
+  message = file.message_type.add(name="BatchingParameters")
+  for number, (name, kind, label, type_name) in enumerate([
+      ("max_batch_size", f.TYPE_MESSAGE, f.LABEL_OPTIONAL, ".google.protobuf.Int64Value"),
+      ("batch_timeout_micros", f.TYPE_MESSAGE, f.LABEL_OPTIONAL, ".google.protobuf.Int64Value"),
+      ("max_enqueued_batches", f.TYPE_MESSAGE, f.LABEL_OPTIONAL, ".google.protobuf.Int64Value"),
+      ("num_batch_threads", f.TYPE_MESSAGE, f.LABEL_OPTIONAL, ".google.protobuf.Int64Value"),
+      ("thread_pool_name", f.TYPE_MESSAGE, f.LABEL_OPTIONAL, ".google.protobuf.StringValue"),
+      ("allowed_batch_sizes", f.TYPE_INT64, f.LABEL_REPEATED, None),
+      ("pad_variable_length_inputs", f.TYPE_BOOL, f.LABEL_OPTIONAL, None)], start=1):
+    field = message.field.add(name=name, number=number, type=kind, label=label)
+    if type_name:
+      field.type_name = type_name
+  pool.Add(file)
+  return message_factory.GetMessageClass(
+      pool.FindMessageTypeByName("tensorflow.serving.BatchingParameters"))
+
+
+def test_operator_files_parse_with_tf_serving_protos_and_warmup_replays(served):
+  from google.protobuf import text_format  # pylint: disable=g-import-not-at-top
+  from tensorflow_serving.apis import prediction_log_pb2  # pylint: disable=g-import-not-at-top
+  from tensorflow_serving.config import model_server_config_pb2  # pylint: disable=g-import-not-at-top
+  from serving import session  # pylint: disable=g-import-not-at-top
+  model_dir = os.path.join(served["base"], "autoint")
+  with open(os.path.join(model_dir, "models.config")) as f:
+    config = text_format.Parse(f.read(), model_server_config_pb2.ModelServerConfig())
+  (entry,) = config.model_config_list.config
+  assert (entry.name, entry.base_path, entry.model_platform) == (
+      "autoint", "/models/autoint", "tensorflow")
+  assert entry.model_version_policy.latest.num_versions == 1
+  with open(os.path.join(model_dir, "batching_parameters.txt")) as f:
+    batching = text_format.Parse(f.read(), _batching_parameters_class()())
+  assert batching.max_batch_size.value == export.SERVING_BATCH <= 65536
+  assert batching.num_batch_threads.value >= 1 and batching.batch_timeout_micros.value > 0
+  assert "--model_config_file=/models/autoint/models.config" in export.serve_command(
+      served["base"], "autoint")
+  # Warm-up: PredictionLogs of every signature at each batch size, all answered.
+  for name, version, count in (("autoint", "2", 4), ("autoint", "1", 4), ("ct", "1", 2),
+                               ("poly", "1", 2)):
+    path = os.path.join(served["base"], name, version, "assets.extra",
+                        "tf_serving_warmup_requests")
+    logs = [prediction_log_pb2.PredictionLog.FromString(r.numpy())
+            for r in tf.data.TFRecordDataset(path)]
+    assert len(logs) == count * len(export.WARMUP_BATCH_SIZES) <= 1000, (name, len(logs))
+    model = session.SessionModel(os.path.join(served["base"], name, version))
+    assert {log.predict_log.request.model_spec.signature_name for log in logs} == (
+        set(model.signatures) - {"serving_default"})
+    for log in logs:
+      request = log.predict_log.request
+      inputs = {k: tf.make_ndarray(v) for k, v in request.inputs.items()}
+      out = model.run(request.model_spec.signature_name, inputs)
+      rows = len(next(iter(inputs.values())))
+      assert all(len(v) == rows for v in out.values())
+      assert all(np.all(np.isfinite(v)) for v in out.values() if v.dtype.kind == "f")
+
+
+def test_metadata_shows_what_the_model_was_trained_on(served):
+  for c in (client.RestClient(served["rest"], "autoint"),
+            client.GrpcClient(served["grpc"], "autoint")):
+    info = c.model_info()
+    assert info["application"] == "radiance" and info["num_sections"] == 8
+    assert info["context"]["near"] == pytest.approx(1.7) and not info["allow_any_bounds"]
+    assert "model_info" in c.metadata()
+  info = client.GrpcClient(served["grpc"], "ct").model_info()
+  assert info["application"] == "ct" and "radius" in info["context"]
+  out = subprocess.run([sys.executable, "-m", "serving.client", "--metadata",
+                        f"--server={served['rest']}", "--model=autoint"], cwd=ROOT,
+                       capture_output=True, text=True, timeout=120, check=True).stdout
+  printed = json.loads(out[out.index("{"):])
+  assert printed["model_info"]["context"]["far"] == pytest.approx(4.3)
+  assert set(printed["signatures"]) >= {"render_rays", "ray_integral", "model_info"}

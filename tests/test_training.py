@@ -67,6 +67,12 @@ def test_a_damaged_newest_checkpoint_falls_back_to_the_newest_intact_one(tmp_pat
     _, history = training.fit(task, dataclasses.replace(TINY, steps=15), str(tmp_path),
                               progress=False)
   assert history["start_step"] == 5 and history["loss"][-1][0] == 15
+  # The logged rates and the evaluation curve's training minutes (of this call) are recorded.
+  assert [s for s, _ in history["rates"]] == [s for s, _ in history["loss"]]
+  assert all(rate > 0 for _, rate in history["rates"])
+  minutes = [e["train_minutes"] for _, e in history["eval"]]
+  assert minutes and minutes == sorted(minutes) and 0 < minutes[-1] < 60 * history[
+      "train_seconds"]
   # Every checkpoint damaged: an error naming them, never a silent restart from scratch.
   for p in ckpt.iterdir():
     if p.name.startswith("ckpt-") and ".index" in p.name:
