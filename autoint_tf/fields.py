@@ -10,17 +10,66 @@ Notation:
 No rays and no derivatives w.r.t. inputs are computed here except through `jvp`; the
 automatic derivatives live in `grad_net.py`.
 
+Precision: every layer honours its Keras dtype policy (its own `dtype`, else the global one).
+Under a low-precision policy (`mixed_bfloat16`, `mixed_float16`) the variables stay float32,
+coordinates and their positional encodings are computed in float32 (bfloat16 keeps 8
+significant bits: x = o + t d would move by ~1e-2) and the matrix products run in the low
+precision. Inside `full_precision()` the same layers compute everything in float32 with the
+same variables: integral networks are evaluated that way for rendering, export and
+`definite_integral`, because Phi(b) - Phi(a) cancels badly in low precision. Layers cast their
+own inputs (`autocast=False`), so a float32 coordinate reaches them unrounded.
+
 Activations (AutoInt, Sec. 3): the integrand seen in training is phi'(z) of the integral
 network's activation, so ReLU (whose grad network is a step function) is offered only for
 comparison. `sine` is SIREN's sin(w0 z) with its initialization; `requ` is relu(z)^2 / 2.
 """
 
+import contextlib
 import math
+import threading
 
 import keras
 import tensorflow as tf
 
 _PACKAGE = "autoint_tf"
+_LOW_PRECISION = ("bfloat16", "float16")
+_SCOPE = threading.local()
+
+
+@contextlib.contextmanager
+def full_precision():
+  """Within it (while a function is traced or run eagerly), layers under a low-precision policy
+  compute in float32 with their float32 variables."""
+  from keras.src.backend import AutocastScope  # pylint: disable=g-import-not-at-top
+  previous = getattr(_SCOPE, "full", False)
+  _SCOPE.full = True
+  try:
+    # An explicit "no autocasting" scope: without one, Keras reads the variables of a layer
+    # with a mixed policy cast to its compute dtype (even with autocast=False).
+    with AutocastScope(None):
+      yield
+  finally:
+    _SCOPE.full = previous
+
+
+def compute_dtype(layer):
+  """The dtype of `layer`'s matrix products: its policy's compute dtype, or float32 inside
+  `full_precision()` when that is a low precision."""
+  dtype = layer.compute_dtype
+  return "float32" if dtype in _LOW_PRECISION and getattr(_SCOPE, "full", False) else dtype
+
+
+def coordinate_dtype(layer):
+  """The dtype of coordinates and their encodings: float32 under a low-precision policy, else
+  the compute dtype (e.g. float64)."""
+  dtype = layer.compute_dtype
+  return "float32" if dtype in _LOW_PRECISION else dtype
+
+
+def _own_casting(kwargs):
+  """Layer kwargs with autocast off: these layers cast their inputs themselves."""
+  kwargs.setdefault("autocast", False)
+  return kwargs
 
 
 def _swish_grad(z):
@@ -71,7 +120,7 @@ class PositionalEncoding(keras.layers.Layer):
   """
 
   def __init__(self, num_frequencies=4, include_input=True, **kwargs):
-    super().__init__(**kwargs)
+    super().__init__(**_own_casting(kwargs))
     if int(num_frequencies) < 0:
       raise ValueError(f"num_frequencies must be >= 0, got {num_frequencies}.")
     self.num_frequencies = int(num_frequencies)
@@ -85,7 +134,8 @@ class PositionalEncoding(keras.layers.Layer):
 
   def jvp(self, x, x_dot):
     """Features and their tangent. x, x_dot: [..., D] (x_dot None means zero)."""
-    x = tf.cast(x, self.compute_dtype)
+    x = tf.cast(x, coordinate_dtype(self))
+    x_dot = None if x_dot is None else tf.cast(x_dot, x.dtype)
     parts, dparts = ([x], [x_dot]) if self.include_input else ([], [])
     if self.num_frequencies:
       scales = self._scales(x.dtype)
@@ -134,7 +184,7 @@ class MLP(keras.layers.Layer):
 
   def __init__(self, output_dim, depth=4, width=128, activation="swish", w0=30.0,
                skips=(), **kwargs):
-    super().__init__(**kwargs)
+    super().__init__(**_own_casting(kwargs))
     self.output_dim = int(output_dim)
     self.depth = int(depth)
     self.width = int(width)
@@ -177,7 +227,7 @@ class MLP(keras.layers.Layer):
 
   def jvp(self, x, x_dot):
     """Outputs and their tangent: y, y_dot = MLP(x), dMLP/dx . x_dot (x_dot None: zero)."""
-    x = tf.cast(x, self.compute_dtype)
+    x = tf.cast(x, compute_dtype(self))
     batch_shape = tf.shape(x)[:-1]
     x2 = tf.reshape(x, [-1, tf.shape(x)[-1]])
     xd2 = None if x_dot is None else tf.reshape(tf.cast(x_dot, x.dtype), tf.shape(x2))
@@ -234,7 +284,7 @@ class EncodedMLP(keras.layers.Layer):
 
   def __init__(self, input_names=("t",), output_dim=1, depth=4, width=128,
                activation="swish", w0=30.0, skips=(), num_frequencies=4, **kwargs):
-    super().__init__(**kwargs)
+    super().__init__(**_own_casting(kwargs))
     self.input_names = None if input_names is None else tuple(input_names)
     if isinstance(num_frequencies, dict):
       num_frequencies = {str(k): int(v) for k, v in num_frequencies.items()}
@@ -285,7 +335,7 @@ class EncodedMLP(keras.layers.Layer):
       tangents = {"x": tangents}
     tangents = tangents or {}
     feats, dfeats, any_tangent = [], [], False
-    dtype = self.compute_dtype
+    dtype = coordinate_dtype(self)
     for k, enc in self.encoders.items():
       x = tf.cast(inputs[k], dtype)
       xd = tangents.get(k)
@@ -387,7 +437,7 @@ class PointField(keras.layers.Layer):
 
   def __init__(self, num_frequencies=10, direction_frequencies=2, depth=4, width=128,
                activation="swish", w0=30.0, output_dim=1, orientation="direction", **kwargs):
-    super().__init__(**kwargs)
+    super().__init__(**_own_casting(kwargs))
     if orientation not in ORIENTATIONS:
       raise ValueError(f"orientation={orientation!r}: choose one of {ORIENTATIONS}.")
     names = ("x",) if orientation == "none" else ("x", "orientation")
@@ -417,7 +467,7 @@ class PointField(keras.layers.Layer):
     self.net.build({k: v for k, v in shapes.items() if k in self.net.input_names})
 
   def _point(self, inputs):
-    dtype = self.compute_dtype
+    dtype = coordinate_dtype(self)
     t = tf.cast(inputs["t"], dtype)
     u = tf.cast(inputs["direction"], dtype)
     origin = tf.cast(inputs["origin"], dtype)
@@ -479,7 +529,7 @@ class RadianceField(keras.layers.Layer):
   def __init__(self, num_frequencies=10, direction_frequencies=4, depth=4, width=128,
                activation="swish", w0=30.0, head_depth=1, head_width=64, orientation="ray",
                **kwargs):
-    super().__init__(**kwargs)
+    super().__init__(**_own_casting(kwargs))
     if orientation not in ("ray", "direction"):
       raise ValueError(f"orientation={orientation!r}: choose 'ray' or 'direction'.")
     self.orientation = orientation
@@ -497,7 +547,7 @@ class RadianceField(keras.layers.Layer):
                         head_width=head_width, orientation=orientation)
 
   def _orientation(self, inputs):
-    u = tf.cast(inputs["direction"], self.compute_dtype)
+    u = tf.cast(inputs["direction"], coordinate_dtype(self))
     if self.orientation == "ray":
       return tf.concat([tf.cast(inputs["origin"], u.dtype), u], -1)
     return u
@@ -517,7 +567,7 @@ class RadianceField(keras.layers.Layer):
 
   def jvp(self, inputs, tangents):
     """Outputs and their tangent along t (dx = dt * direction; the orientation is constant)."""
-    dtype = self.compute_dtype
+    dtype = coordinate_dtype(self)
     u = tf.cast(inputs["direction"], dtype)
     x = tf.cast(inputs["origin"], dtype) + tf.cast(inputs["t"], dtype) * u
     t_dot = (tangents or {}).get("t")
@@ -525,7 +575,7 @@ class RadianceField(keras.layers.Layer):
     e, e_dot = self.encode_x.jvp(x, x_dot)
     h, h_dot = self.trunk.jvp(e, e_dot)
     sigma, sigma_dot = self.sigma_head.jvp(h, h_dot)
-    o = self.encode_o(self._orientation(inputs))
+    o = tf.cast(self.encode_o.jvp(self._orientation(inputs), None)[0], h.dtype)
     o = tf.broadcast_to(o, tf.concat([tf.shape(h)[:-1], tf.shape(o)[-1:]], 0))
     color_in = tf.concat([h, o], -1)
     color_dot_in = None if h_dot is None else tf.concat([h_dot, tf.zeros_like(o)], -1)

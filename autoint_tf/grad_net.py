@@ -26,6 +26,8 @@ import itertools
 import keras
 import tensorflow as tf
 
+from autoint_tf import fields
+
 MODES = ("auto", "forward", "tape", "explicit")
 
 
@@ -228,7 +230,8 @@ class GradNetwork(keras.layers.Layer):
   def __init__(self, integral_network, variables=("t",), mode="auto", validate=True,
                **kwargs):
     if "dtype" not in kwargs and getattr(integral_network, "dtype_policy", None) is not None:
-      kwargs["dtype"] = integral_network.dtype_policy  # Keras casts inputs to this dtype
+      kwargs["dtype"] = integral_network.dtype_policy
+    kwargs.setdefault("autocast", False)  # Phi casts its inputs (coordinates stay float32)
     super().__init__(**kwargs)
     if mode not in MODES:
       raise ValueError(f"Unknown GradNetwork mode {mode!r}; choose one of {MODES}.")
@@ -300,7 +303,8 @@ def definite_integral(phi, lower, upper, inputs=None, variables=("t",), validate
     validate: check bounds and inputs for NaN/inf. Defaults to True.
 
   Returns:
-    [..., K] integrals, batch dims broadcast from lower, upper and inputs.
+    [..., K] integrals, batch dims broadcast from lower, upper and inputs. Phi is evaluated in
+    float32 under a low-precision Keras policy (`fields.full_precision`).
 
   Raises:
     ValueError: bounds of the wrong shape or whose batch shapes do not broadcast,
@@ -313,7 +317,8 @@ def definite_integral(phi, lower, upper, inputs=None, variables=("t",), validate
   given = [v for v in fed if getattr(v, "dtype", None) is not None and
            tf.as_dtype(v.dtype).is_floating]
   dtype = (_float_dtype(given[0]) if given else
-           tf.as_dtype(getattr(phi, "compute_dtype", None) or _float_dtype(lower)))
+           tf.as_dtype(fields.coordinate_dtype(phi) if hasattr(phi, "compute_dtype")
+                       else _float_dtype(lower)))
   lower = _bound(_as_float(lower, dtype), d, "lower")
   upper = _bound(_as_float(upper, dtype), d, "upper")
   if inputs is None:
@@ -374,7 +379,8 @@ def definite_integral(phi, lower, upper, inputs=None, variables=("t",), validate
   values = slots.set([pts[..., i:i + 1] for i in range(d)])
   # Flatten [2^d, *batch] to one batch axis: Keras models often fix the input rank.
   flat = tf.nest.map_structure(lambda v: tf.reshape(v, [-1, tf.shape(v)[-1]]), values)
-  out = tf.convert_to_tensor(phi(flat))  # [2^d * batch, K]
+  with fields.full_precision():  # (Phi(b) - Phi(a) cancels badly in bfloat16)
+    out = tf.convert_to_tensor(phi(flat))  # [2^d * batch, K]
   phi_corners = tf.reshape(out, tf.concat([[n], batch_dyn, tf.shape(out)[-1:]], 0))
   phi_corners.set_shape([n] + [None] * batch.rank + [out.shape[-1]])
   signs = tf.reshape(tf.cast(signs, phi_corners.dtype), [n] + [1] * (phi_corners.shape.rank - 1))

@@ -24,6 +24,7 @@ from autoint_tf import training
 
 RENDERERS = ("autoint", "quadrature")
 SCENES = ("blobs", "npz", "blender", "llff")
+PRECISIONS = ("float32", "mixed_bfloat16")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,6 +61,8 @@ class Config(training.LoopConfig):
   report_sections: tuple = (4, 8, 16, 32)  # N of the final test report
   turntable_frames: int = 24        # frames of turntable.gif (0: none)
   time_quadrature: bool = True      # report also the quadrature renderer's rays/s
+  precision: str = "float32"        # Keras dtype policy of the networks: float32 or
+                                    # mixed_bfloat16 (float32 variables; rendering in float32)
 
 
 PRESETS = {
@@ -108,11 +111,13 @@ def load_views(config):
 
 def make_renderer(config, background):
   mc = model_config(config)
+  if config.precision not in PRECISIONS:
+    raise ValueError(f"Unknown precision {config.precision!r}: choose one of {PRECISIONS}.")
   if config.renderer == "autoint":
-    return renderers.AutoIntRenderer(mc, background, name="autoint")
+    return renderers.AutoIntRenderer(mc, background, dtype=config.precision, name="autoint")
   if config.renderer == "quadrature":
     return renderers.QuadratureRenderer(mc, background, config.num_coarse, config.num_fine,
-                                        name="quadrature")
+                                        dtype=config.precision, name="quadrature")
   raise ValueError(f"Unknown renderer {config.renderer!r}: choose one of {RENDERERS}.")
 
 

@@ -85,18 +85,19 @@ def composite(sigma, color, delta, t_mid, background, portable=False):
   return rgb, depth, opacity, weights
 
 
-def _radiance_field(config, name):
+def _radiance_field(config, name, dtype):
   return fields.RadianceField(config.num_frequencies, config.direction_frequencies, config.depth,
                               config.width, config.activation, head_depth=config.head_depth,
-                              head_width=config.head_width, name=name)
+                              head_width=config.head_width, dtype=dtype, name=name)
 
 
-def _point_network(config, output_dim, orientation, name, cls=fields.PointIntegralNetwork):
+def _point_network(config, output_dim, orientation, name, dtype,
+                   cls=fields.PointIntegralNetwork):
   return cls(
       num_frequencies=config.num_frequencies,
       direction_frequencies=config.direction_frequencies, depth=config.depth,
       width=config.width, activation=config.activation, output_dim=output_dim,
-      orientation=orientation, name=name)
+      orientation=orientation, dtype=dtype, name=name)
 
 
 class SamplingNetwork(keras.layers.Layer):
@@ -113,6 +114,7 @@ class SamplingNetwork(keras.layers.Layer):
   """
 
   def __init__(self, config=ModelConfig(), **kwargs):
+    kwargs.setdefault("autocast", False)  # the rays reach the network's encoding in float32
     super().__init__(**kwargs)
     self.num_sections, self.min_section = config.num_sections, config.min_section
     self.net = fields.EncodedMLP(
@@ -122,45 +124,54 @@ class SamplingNetwork(keras.layers.Layer):
 
   def call(self, rays_o, rays_d):
     k = self.num_sections
-    lengths = tf.abs(self.net({"o": rays_o, "d": rays_d}) + 1.0 / k)
+    lengths = tf.abs(tf.cast(self.net({"o": rays_o, "d": rays_d}), tf.float32) + 1.0 / k)
     lengths = lengths / tf.reduce_sum(lengths, -1, keepdims=True)
     floor = self.min_section / k
     return (lengths + floor) / (1.0 + k * floor)
 
 
 class AutoIntRenderer(keras.Model):
-  """sigma and colour integral networks + sampling network; renders with N + 1 evaluations."""
+  """sigma and colour integral networks + sampling network; renders with N + 1 evaluations.
+
+  Every sub-network takes the renderer's dtype policy (`dtype=`, else Keras' global one).
+  Under `mixed_bfloat16` the grad networks and the sampling network train in bfloat16 (float32
+  variables); `render` evaluates everything in float32 (`fields.full_precision`) and all
+  compositing is float32."""
 
   def __init__(self, config=ModelConfig(), background=(0.0, 0.0, 0.0), **kwargs):
     super().__init__(**kwargs)
     fields.check_activation(config.activation)
     self.config = config
     self.background = tf.constant(background, tf.float32)
+    policy = self.dtype_policy
     if config.shared_trunk:
-      self.phi = _radiance_field(config, "phi")
+      self.phi = _radiance_field(config, "phi", policy)
       self.grad = grad_net.GradNetwork(self.phi, name="grad", validate=False)
     else:
       self.phi_sigma = _point_network(
-          config, 1, "none" if config.view_consistent_sigma else "ray", "phi_sigma")
-      self.phi_color = _point_network(config, 3, "ray", "phi_color")
+          config, 1, "none" if config.view_consistent_sigma else "ray", "phi_sigma", policy)
+      self.phi_color = _point_network(config, 3, "ray", "phi_color", policy)
       self.grad_sigma = grad_net.GradNetwork(self.phi_sigma, name="grad_sigma", validate=False)
       self.grad_color = grad_net.GradNetwork(self.phi_color, name="grad_color", validate=False)
-    self.sampler = (SamplingNetwork(config, name="sampler") if config.learned_sampling
-                    else None)
+    self.sampler = (SamplingNetwork(config, dtype=policy, name="sampler")
+                    if config.learned_sampling else None)
 
   def integrals(self, inputs):
     """(Phi_sigma [...], Phi_color [..., 3]): the integral networks at point-network inputs."""
-    if self.config.shared_trunk:
-      phi = self.phi(inputs)
-      return phi[..., 0], phi[..., 1:]
-    return self.phi_sigma(inputs)[..., 0], self.phi_color(inputs)
+    with fields.full_precision():
+      if self.config.shared_trunk:
+        phi = tf.cast(self.phi(inputs), tf.float32)
+        return phi[..., 0], phi[..., 1:]
+      return (tf.cast(self.phi_sigma(inputs)[..., 0], tf.float32),
+              tf.cast(self.phi_color(inputs), tf.float32))
 
   def integrands(self, inputs):
     """(f_sigma [...], f_color [..., 3]): the grad networks at point-network inputs."""
     if self.config.shared_trunk:
-      f = self.grad(inputs)
+      f = tf.cast(self.grad(inputs), tf.float32)
       return f[..., 0], f[..., 1:]
-    return self.grad_sigma(inputs)[..., 0], self.grad_color(inputs)
+    return (tf.cast(self.grad_sigma(inputs)[..., 0], tf.float32),
+            tf.cast(self.grad_color(inputs), tf.float32))
 
   def build_all(self):
     """Creates every weight (a tiny forward and training render)."""
@@ -199,7 +210,8 @@ class AutoIntRenderer(keras.Model):
     Returns a dict with rgb [B, 3], depth [B], opacity [B] (and posts, weights). `portable`:
     compositing with TFLite built-in ops only (see `composite`).
     """
-    posts = self.posts(rays, num_sections)
+    with fields.full_precision():
+      posts = self.posts(rays, num_sections)
     inputs = rays_lib.broadcast_rays(rays["rays_o"], rays["rays_d"], posts)
     phi_s, phi_c = self.integrals(inputs)                  # [B, N + 1], [B, N + 1, 3]
     dtau = posts[:, 1:] - posts[:, :-1]
@@ -265,13 +277,14 @@ class QuadratureRenderer(keras.Model):
     self.config = config
     self.background = tf.constant(background, tf.float32)
     self.num_coarse, self.num_fine = num_coarse, num_fine
+    policy = self.dtype_policy
     if config.shared_trunk:
-      self.net = _radiance_field(config, "net")
+      self.net = _radiance_field(config, "net", policy)
     else:
       self.net_sigma = _point_network(
-          config, 1, "none" if config.view_consistent_sigma else "ray", "net_sigma",
+          config, 1, "none" if config.view_consistent_sigma else "ray", "net_sigma", policy,
           fields.PointField)
-      self.net_color = _point_network(config, 3, "ray", "net_color", fields.PointField)
+      self.net_color = _point_network(config, 3, "ray", "net_color", policy, fields.PointField)
 
   def build_all(self):
     rays = {"rays_o": tf.zeros([1, 3]), "rays_d": tf.constant([[0.0, 0.0, -1.0]]),
@@ -284,9 +297,10 @@ class QuadratureRenderer(keras.Model):
     inputs = rays_lib.broadcast_rays(rays["rays_o"], rays["rays_d"], t)
     # The field at the point x = o + t d: the network read as a value, not integrated.
     if self.config.shared_trunk:
-      out = self.net(inputs)
+      out = tf.cast(self.net(inputs), tf.float32)
       return tf.nn.relu(out[..., 0]), tf.sigmoid(out[..., 1:])
-    return (tf.nn.relu(self.net_sigma(inputs)[..., 0]), tf.sigmoid(self.net_color(inputs)))
+    return (tf.nn.relu(tf.cast(self.net_sigma(inputs)[..., 0], tf.float32)),
+            tf.sigmoid(tf.cast(self.net_color(inputs), tf.float32)))
 
   def _render_at(self, rays, t):
     """Quadrature with samples t [B, S] (sorted): each sample stands for the interval to the

@@ -8,7 +8,11 @@ in one run (interleaved rounds, median per variant):
   (b) forward:  grad network via tf.autodiff.ForwardAccumulator
   (c) tape:     grad network via nested tf.GradientTape
   (d) explicit: grad network via the hand-written jvp of IntegralMLP (shared weights)
-plus the Phi forward rate in GFLOP/s against a large fp32 tf.matmul in the same run.
+  (e), (f): (a) and (d) under Keras' mixed_bfloat16 policy (float32 variables, bfloat16
+      products), the same weights
+plus the Phi forward rate and the explicit grad step's rate in GFLOP/s against the best fp32
+tf.matmul of the same run. A grad step costs ~6x the forward FLOPs of Phi per sample (primal
+and tangent forward, twice that backward).
 """
 
 from absl import app
@@ -36,7 +40,7 @@ def _train_step(phi, loss_fn, x, f):
   @tf.function(jit_compile=False)
   def step():
     with tf.GradientTape() as tape:
-      loss = tf.reduce_mean(tf.square(loss_fn(x) - f))
+      loss = tf.reduce_mean(tf.square(tf.cast(loss_fn(x), tf.float32) - f))
     optimizer.apply_gradients(zip(training.gradients(tape, loss, variables), variables))
     return loss
 
@@ -59,10 +63,16 @@ def main(argv):
   x = {"t": tf.random.uniform([FLAGS.batch, 1], -1.0, 2.0)}
   f = tf.random.normal([FLAGS.batch, 1])
   phi(x)
-  variants = {"plain": phi}
+  variants = {"plain": (phi, phi)}
   for mode in ("forward", "tape", "explicit"):
-    variants[mode] = grad_net.GradNetwork(phi, mode=mode, validate=False)
-  steps = {k: _train_step(phi, net, x, f) for k, net in variants.items()}
+    variants[mode] = (phi, grad_net.GradNetwork(phi, mode=mode, validate=False))
+  low = fields.IntegralMLP(("t",), output_dim=1, depth=FLAGS.depth, width=FLAGS.width,
+                           num_frequencies=FLAGS.num_frequencies, dtype="mixed_bfloat16")
+  low(x)
+  low.set_weights(phi.get_weights())
+  variants["plain_bf16"] = (low, low)
+  variants["explicit_bf16"] = (low, grad_net.GradNetwork(low, mode="explicit", validate=False))
+  steps = {k: _train_step(p, net, x, f) for k, (p, net) in variants.items()}
 
   forward = tf.function(lambda: phi(x), jit_compile=False)
   evals = {"phi_forward": lambda: forward().numpy()}
@@ -83,20 +93,27 @@ def main(argv):
   print("| variant | ms / training step | ratio to (a) plain |")
   print("|---|---|---|")
   for label, k in (("(a) plain Phi fit", "plain"), ("(b) ForwardAccumulator", "forward"),
-                   ("(c) GradientTape", "tape"), ("(d) explicit jvp", "explicit")):
+                   ("(c) GradientTape", "tape"), ("(d) explicit jvp", "explicit"),
+                   ("(e) plain Phi fit, mixed_bfloat16", "plain_bf16"),
+                   ("(f) explicit jvp, mixed_bfloat16", "explicit_bf16")):
     print(f"| {label} | {1e3 * times[k]:.1f} | {times[k] / times['plain']:.2f} |")
   print()
   print("| evaluation | ms | GFLOP/s | fraction of matmul rate |")
   print("|---|---|---|---|")
   print(f"| Phi forward ({FLAGS.batch} samples) | {1e3 * times['phi_forward']:.2f} | "
         f"{phi_gflops:.0f} | {phi_gflops / mm_gflops:.2f} |")
+  grad_gflops = 6 * phi_flops_per_sample(phi, 1) * FLAGS.batch / times["explicit"] / 1e9
+  print(f"| grad-network training step, explicit ({FLAGS.batch / times['explicit']:.0f} "
+        f"samples/s) | {1e3 * times['explicit']:.1f} | {grad_gflops:.0f} | "
+        f"{grad_gflops / mm_gflops:.2f} |")
   for m in sizes:
     print(f"| tf.matmul {m}x{m} fp32 | {1e3 * times[f'matmul{m}']:.1f} | {rates[m]:.0f} | "
           f"{rates[m] / mm_gflops:.2f} |")
   best = min(("forward", "explicit"), key=times.get)
   print(f"\nfastest grad-network mode: {best} "
         f"(explicit / forward = {times['explicit'] / times['forward']:.2f}); "
-        f"goal (b)/(a) <= 2.5: {times['forward'] / times['plain']:.2f}; "
+        f"grad step / plain step: {times[best] / times['plain']:.2f} (goal <= 2.0); "
+        f"mixed_bfloat16 / float32 grad step: {times['explicit_bf16'] / times['explicit']:.2f}; "
         f"goal Phi >= 50% of matmul: {phi_gflops / mm_gflops:.0%}")
 
 

@@ -6,6 +6,9 @@ Writes benchmarks/results/radiance_recipe.json and the table in BENCHMARKS.md.
   python -m benchmarks.radiance_recipe --budget_minutes=3                # every variant
   python -m benchmarks.radiance_recipe --variant=default --variant="+ shared trunk" \
       --budget_minutes=1 --nowrite
+  python -m benchmarks.radiance_recipe --budget_minutes=6 --section=radiance_precision \
+      --variant="shared trunk, PE 6, 256 rays, x0.2 / 3200, orientation PE 0" \
+      --variant="shared trunk, PE 6, 256 rays, x0.2 / 3200, orientation PE 0, mixed_bfloat16"
 """
 
 import dataclasses
@@ -40,11 +43,16 @@ VARIANTS = {
     "shared trunk, PE 6, 256 rays, x0.2 / 3200, orientation PE 0": dict(
         FAST, shared_trunk=True, num_frequencies=6, batch_size=256, lr_decay_steps=3200,
         direction_frequencies=0),  # = radiance.Config() (make demo) at these 6 minutes
+    "shared trunk, PE 6, 256 rays, x0.2 / 3200, orientation PE 0, mixed_bfloat16": dict(
+        FAST, shared_trunk=True, num_frequencies=6, batch_size=256, lr_decay_steps=3200,
+        direction_frequencies=0, precision="mixed_bfloat16"),
 }
 flags.DEFINE_multi_string("variant", list(VARIANTS), "A name in VARIANTS to run (repeat the "
                           "flag for several; default: all).")
 flags.DEFINE_float("budget_minutes", 3.0, "Training time of each variant.")
 flags.DEFINE_integer("image_size", 32, "View size of the built-in scene.")
+flags.DEFINE_string("section", "", "BENCHMARKS.md section (default: "
+                    "radiance_recipe_<budget>min).")
 flags.DEFINE_bool("write", True, "Write results and the BENCHMARKS.md table.")
 FLAGS = flags.FLAGS
 
@@ -75,7 +83,7 @@ def main(argv):
                 f"{r['train_batch_psnr']:.2f}"] for r in rows]))
   print(text)
   if FLAGS.write:
-    report.publish(f"radiance_recipe_{FLAGS.budget_minutes:g}min",
+    report.publish(FLAGS.section or f"radiance_recipe_{FLAGS.budget_minutes:g}min",
                    f"Training recipe of the built-in scene (make demo), "
                    f"{FLAGS.budget_minutes:g} minutes", text,
                    {"rows": rows, "budget_minutes": FLAGS.budget_minutes})

@@ -8,6 +8,7 @@ import pytest
 import tensorflow as tf
 
 import autoint_tf as ai
+from autoint_tf import fields
 from autoint_tf import grad_net
 from autoint_tf import training
 from conftest import BATCH_SHAPES
@@ -292,3 +293,22 @@ def test_user_composed_functional_model_as_integral_network():
   ref = (phi({"t": tf.fill([5, 1], tf.constant(0.6, F64)), "c": x["c"]}) -
          phi({"t": tf.fill([5, 1], tf.constant(-0.3, F64)), "c": x["c"]})).numpy()
   np.testing.assert_allclose(integral, ref, rtol=1e-12)
+
+
+def test_definite_integral_of_a_bfloat16_network_is_evaluated_in_float32():
+  phi = fields.IntegralMLP(input_names=("t", "c"), output_dim=2, dtype="float32")
+  low = fields.IntegralMLP(input_names=("t", "c"), output_dim=2, dtype="mixed_bfloat16")
+  x = {"t": np.zeros((1, 1), np.float32), "c": np.zeros((1, 2), np.float32)}
+  phi(x), low(x)
+  low.set_weights(phi.get_weights())
+  rng = np.random.default_rng(0)
+  a = rng.uniform(-1, 1, (50, 1)).astype(np.float32)
+  b = a + rng.uniform(1e-3, 1e-2, (50, 1)).astype(np.float32)  # short intervals: cancellation
+  c = {"c": rng.normal(size=(50, 2)).astype(np.float32)}
+  want = grad_net.definite_integral(phi, a, b, inputs=c).numpy()
+  got = grad_net.definite_integral(low, a, b, inputs=c)
+  assert got.dtype == tf.float32
+  np.testing.assert_allclose(got.numpy(), want, rtol=0, atol=1e-7)
+  # The grad network itself trains in bfloat16 (float32 variables).
+  f = grad_net.GradNetwork(low, variables=("t",))
+  assert f({"t": a, **c}).dtype == tf.bfloat16 and low.weights[0].dtype == "float32"

@@ -4,6 +4,7 @@ dense quadrature, compositing, the sampling network, sample_pdf."""
 import dataclasses
 
 import numpy as np
+import pytest
 import tensorflow as tf
 from scipy.special import erf
 from tensorflow_graphics.rendering.volumetric import ray_radiance
@@ -165,3 +166,57 @@ def test_shared_trunk_renderer_trains_renders_and_feeds_the_sampler():
                              f_c.numpy().mean(-2) * dt[..., None], rtol=2e-3, atol=2e-4)
   baseline = renderers.QuadratureRenderer(config, (1.0, 1.0, 1.0), 8, 8).build_all()
   assert baseline.render(rays)["rgb"].shape == (6, 3)
+
+
+def _twins(config, precision):
+  """A float32 renderer and one in `precision` with the same (random) float32 weights."""
+  ref = renderers.AutoIntRenderer(config, dtype="float32").build_all()
+  low = renderers.AutoIntRenderer(config, dtype=precision).build_all()
+  low.set_weights(ref.get_weights())
+  return ref, low
+
+
+@pytest.mark.parametrize("shared_trunk", [True, False])
+def test_mixed_bfloat16_trains_in_bfloat16_and_renders_in_float32(shared_trunk):
+  config = renderers.MODEL_PRESETS["tiny"]
+  config = dataclasses.replace(config, shared_trunk=shared_trunk, view_consistent_sigma=True)
+  ref, low = _twins(config, "mixed_bfloat16")
+  assert {v.dtype for v in low.weights} == {"float32"}
+  rng = np.random.default_rng(0)
+  d = rng.normal(size=(64, 3)).astype(np.float32)
+  rays = {"rays_o": tf.constant(-3.0 * d / np.linalg.norm(d, axis=-1, keepdims=True)),
+          "rays_d": tf.constant(d / np.linalg.norm(d, axis=-1, keepdims=True)),
+          "near": tf.fill([64], 1.7), "far": tf.fill([64], 4.3)}
+  # Rendering (integral networks, Phi(b) - Phi(a)) is float32 in both: the same numbers.
+  for n in (4, 8, 16):
+    want, got = ref.render(rays, n), low.render(rays, n)
+    for k in ("rgb", "depth", "opacity"):
+      assert got[k].dtype == tf.float32
+      np.testing.assert_allclose(got[k].numpy(), want[k].numpy(), atol=1e-5)
+  # Training renders run the grad networks in bfloat16: close to float32, not equal.
+  jitter = tf.constant(rng.uniform(size=(64, config.num_sections,
+                                          config.samples_per_section)), tf.float32)
+  net = low.grad if shared_trunk else low.grad_sigma
+  inputs = rays_lib.broadcast_rays(rays["rays_o"], rays["rays_d"], tf.fill([64, 2], 2.5))
+  assert net(inputs).dtype == tf.bfloat16
+  want, got = ref.render_training(rays, jitter), low.render_training(rays, jitter)
+  diff = np.abs(got["rgb"].numpy() - want["rgb"].numpy())
+  assert 0 < diff.max() < 0.03, diff.max()
+  # A training step: float32 gradients for every float32 variable, a finite loss.
+  with tf.GradientTape() as tape:
+    loss = tf.reduce_mean(tf.square(low.render_training(rays, jitter)["rgb"] - 0.5))
+  grads = tape.gradient(loss, low.trainable_variables)
+  assert np.isfinite(float(loss))
+  assert all(g is None or g.dtype == tf.float32 for g in grads)
+  assert sum(g is not None for g in grads) >= len(grads) - 2  # (last biases have no tangent)
+
+
+def test_the_global_keras_policy_is_honoured():
+  import keras  # pylint: disable=g-import-not-at-top
+  keras.mixed_precision.set_global_policy("mixed_bfloat16")
+  try:
+    model = renderers.AutoIntRenderer(renderers.MODEL_PRESETS["tiny"]).build_all()
+  finally:
+    keras.mixed_precision.set_global_policy("float32")
+  assert model.phi_sigma.compute_dtype == "bfloat16" and model.sampler.compute_dtype == "bfloat16"
+  assert {v.dtype for v in model.weights} == {"float32"}

@@ -26,7 +26,7 @@ flags.DEFINE_string("workdir", "runs/radiance", "Output directory.")
 flags.DEFINE_enum("preset", "tiny", sorted(radiance.PRESETS), "Starting configuration.")
 config_flags.define(radiance.Config, enums={
     "scene": radiance.SCENES, "renderer": radiance.RENDERERS,
-    "model": sorted(renderers.MODEL_PRESETS)})
+    "model": sorted(renderers.MODEL_PRESETS), "precision": radiance.PRECISIONS})
 FLAGS = flags.FLAGS
 
 
