@@ -169,8 +169,9 @@ def procedural_views(num_train=40, num_test=8, size=32, scene=BlobScene(), radiu
 def unit_pixels(array, where):
   """Pixel values as float32 in [0, 1], scaled as their dtype implies: uint8 / 255, uint16 /
   65535, bool as 0/1, floats as they are (floats whose maximum lies in (1.5, 255] are read as
-  8-bit values and divided by 255). Refuses NaN/inf, negative values, floats above 255 and
-  other dtypes, naming `where` (the file, and the index when there is one)."""
+  8-bit values and divided by 255). Refuses NaN/inf, negative values, floats above 255 or with
+  a maximum in (1.001, 1.5] (HDR or a scale that is not evident) and other dtypes, naming
+  `where` (the file, and the index when there is one)."""
   array = np.asarray(array)
   if array.dtype == np.uint8:
     return array.astype(np.float32) / 255.0
@@ -188,10 +189,10 @@ def unit_pixels(array, where):
     raise ValueError(f"{where}: NaN or inf pixel at index {tuple(int(i) for i in first)}; "
                      "fix or drop that image.")
   low, high = float(array.min(initial=0.0)), float(array.max(initial=0.0))
-  if low < 0 or high > 255:
+  if low < 0 or high > 255 or 1.001 < high <= 1.5:  # (the last: neither scale is evident)
     raise ValueError(f"{where}: float pixels span [{low:g}, {high:g}]; give values in [0, 1] "
                      "(or 8-bit values in [0, 255]).")
-  return array / 255.0 if high > 1.5 else array
+  return array / 255.0 if high > 1.5 else np.minimum(array, 1.0)
 
 
 def split_channels(image, where):

@@ -98,10 +98,11 @@ def train_for_budget(config, train_views, test_views, workdir, stop_at=None):
                         "train_minutes": minutes + history["train_seconds"] / 60}
 
 
-def video(model, views, path):
-  """A turntable around an object scene or NeRF's spiral path for a forward-facing one."""
+def video(model, views, all_poses, path):
+  """A turntable around an object scene or NeRF's spiral path (around the average of
+  `all_poses`, the training and test cameras) for a forward-facing one."""
   if views.ndc:
-    poses = rays_lib.spiral_poses(views, FLAGS.video_frames)
+    poses = rays_lib.spiral_poses(all_poses, views.near, views.far, FLAGS.video_frames)
   else:
     radius = float(np.linalg.norm(views.poses[0][:3, 3]))
     poses = rays_lib.orbit_poses(FLAGS.video_frames, radius, elevations_deg=(25.0,))
@@ -154,7 +155,8 @@ def main(argv):
   plots.training_curves({r: runs[r]["curve"] for r in runs},
                         os.path.join(results, f"{FLAGS.name}_curve.png"))
   if FLAGS.video_frames:
-    video(auto, test_views, os.path.join(results, f"{FLAGS.name}_path.gif"))
+    video(auto, test_views, np.concatenate([train_views.poses, test_views.poses]),
+          os.path.join(results, f"{FLAGS.name}_path.gif"))
   payload = {"rows": rows + quad_rows, "equal_steps": equal_steps,
              "curves": {r: runs[r]["curve"] for r in runs},
              "configs": {r: dataclasses.asdict(runs[r]["config"]) for r in runs},

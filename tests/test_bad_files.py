@@ -247,6 +247,8 @@ R = [
     ("npz/floats above 255", lambda t: scenes.load_npz(npz(t, images=np.full((3, 4, 4, 3),
                                                                              1000.))),
      ValueError, r"float pixels span \[0, 1000\]"),
+    ("npz/HDR floats up to 1.3", lambda t: scenes.load_npz(npz(t, images=np.full(
+        (3, 4, 4, 3), 1.3, np.float32))), ValueError, r"float pixels span \[0, 1.3\]"),
     ("npz/int32 pixels", lambda t: scenes.load_npz(npz(t, images=np.zeros((3, 4, 4, 3),
                                                                           np.int32))),
      ValueError, r"images: pixels of dtype int32 are not images"),
