@@ -26,6 +26,7 @@ from typing import Optional
 
 import numpy as np
 
+from autoint_tf import io_utils
 from autoint_tf import tomography
 
 GEOMETRY_TYPES = ("parallel", "fan")
@@ -236,10 +237,7 @@ def _read_array(path, variable, angles_variable=None):
   if not os.path.exists(path):
     raise FileNotFoundError(f"Sinogram file {path!r} does not exist.")
   if ext == ".npy":
-    try:
-      return _as_array(np.load(path), "the array", path, False), None
-    except (OSError, ValueError, EOFError) as e:
-      raise ValueError(f"{path!r} is not a readable .npy array: {e}") from None
+    return _as_array(io_utils.load_numpy(path, ".npy array"), "the array", path, False), None
   try:
     if ext == ".npz":
       with np.load(path) as data:

@@ -17,12 +17,24 @@ def atomic_path(path):
   base, ext = os.path.splitext(os.path.basename(path))
   fd, tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=f".tmp{ext}", dir=directory)
   os.close(fd)
+  umask = os.umask(0)
+  os.umask(umask)
   try:
     yield tmp
+    os.chmod(tmp, 0o666 & ~umask)  # a new file's usual mode (mkstemp's is 0600)
     os.replace(tmp, path)
   finally:
     if os.path.exists(tmp):
       os.remove(tmp)
+
+
+def load_numpy(path, what):
+  """np.load of a .npy/.npz (no pickles); an unreadable file is a ValueError naming it."""
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  try:
+    return np.load(path, allow_pickle=False)
+  except Exception as e:  # pylint: disable=broad-except  (zip, pickle, EOF, header errors)
+    raise ValueError(f"{path!r} is not a readable {what} ({type(e).__name__}: {e}).") from None
 
 
 def write_json(path, obj):
@@ -35,13 +47,11 @@ def write_json(path, obj):
       f.write("\n")
 
 
-def write_text(path, text, mode=0o644):
-  """Writes `text` atomically, readable by everyone by default (a plain file's usual mode;
-  mkstemp's temporaries are 0600)."""
+def write_text(path, text):
+  """Writes `text` atomically."""
   with atomic_path(path) as tmp:
     with open(tmp, "w") as f:
       f.write(text)
-    os.chmod(tmp, mode)
 
 
 def save_figure(fig, path):

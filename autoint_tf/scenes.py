@@ -16,6 +16,7 @@ from typing import Optional
 import numpy as np
 import tensorflow as tf
 
+from autoint_tf import io_utils
 from autoint_tf import rays as rays_lib
 from autoint_tf import renderers
 
@@ -253,14 +254,6 @@ def check_cameras(poses, where, focal=None):
   return poses.astype(np.float32)
 
 
-def _load_numpy(path, what):
-  """np.load of a .npy/.npz, with unreadable files reported by name."""
-  try:
-    return np.load(path, allow_pickle=False)
-  except Exception as e:  # pylint: disable=broad-except  (zip, pickle, EOF, header errors)
-    raise ValueError(f"{path!r} is not a readable {what} ({type(e).__name__}: {e}).") from None
-
-
 def _downscale(image, factor):
   if factor == 1:
     return image
@@ -332,7 +325,7 @@ def load_npz(path, num_test=None, white_background=False):
   `white_background` and an alpha array, on white (images + 1 - alpha, NeRF's convention)."""
   if not os.path.exists(path):
     raise FileNotFoundError(f"{path!r} is missing.")
-  data = _load_numpy(path, "tiny-NeRF .npz")
+  data = io_utils.load_numpy(path, "tiny-NeRF .npz")
   if not isinstance(data, np.lib.npyio.NpzFile):
     raise ValueError(f"{path!r} holds one array, not an .npz archive of images, poses and "
                      "focal.")
@@ -391,7 +384,7 @@ def load_llff(root, factor=8, bd_factor=0.75, hold_every=8):
   path = os.path.join(root, "poses_bounds.npy")
   if not os.path.exists(path):
     raise FileNotFoundError(f"{path!r} is missing: is {root!r} an LLFF scene?")
-  data = _load_numpy(path, "poses_bounds.npy")
+  data = io_utils.load_numpy(path, "poses_bounds.npy")
   if not isinstance(data, np.ndarray) or data.ndim != 2 or data.shape[1] != 17 or not len(data):
     raise ValueError(f"{path!r} has shape {getattr(data, 'shape', None)}: expected [V, 17] "
                      "(V >= 1).")
