@@ -210,10 +210,10 @@ class AutoIntRenderer(keras.Model):
     Returns a dict with rgb [B, 3], depth [B], opacity [B] (and posts, weights). `portable`:
     compositing with TFLite built-in ops only (see `composite`).
     """
-    with fields.full_precision():
+    with fields.full_precision():  # (the sampler too: a served render is float32 throughout)
       posts = self.posts(rays, num_sections)
-    inputs = rays_lib.broadcast_rays(rays["rays_o"], rays["rays_d"], posts)
-    phi_s, phi_c = self.integrals(inputs)                  # [B, N + 1], [B, N + 1, 3]
+      inputs = rays_lib.broadcast_rays(rays["rays_o"], rays["rays_d"], posts)
+      phi_s, phi_c = self.integrals(inputs)                # [B, N + 1], [B, N + 1, 3]
     dtau = posts[:, 1:] - posts[:, :-1]
     sigma = tf.nn.relu((phi_s[:, 1:] - phi_s[:, :-1]) / dtau)
     color = tf.sigmoid((phi_c[:, 1:] - phi_c[:, :-1]) / dtau[..., None])
