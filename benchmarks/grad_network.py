@@ -7,7 +7,9 @@ in one run (interleaved rounds, median per variant):
   (a) plain:    fit Phi itself (one forward + backward)
   (b) forward:  grad network via tf.autodiff.ForwardAccumulator
   (c) tape:     grad network via nested tf.GradientTape
-  (d) explicit: grad network via the hand-written jvp of IntegralMLP (shared weights)
+  (d) explicit: grad network via the hand-written jvp of IntegralMLP (shared weights), whose
+      activations have a hand-written backward pass (fields.dual_activation)
+  (d0) explicit, but autodiff of the activation's forward expressions (what (d) replaced)
   (e), (f): (a) and (d) under Keras' mixed_bfloat16 policy (float32 variables, bfloat16
       products), the same weights
 plus the Phi forward rate and the explicit grad step's rate in GFLOP/s against the best fp32
@@ -47,6 +49,30 @@ def _train_step(phi, loss_fn, x, f):
   return lambda: step().numpy()
 
 
+def _autodiff_dual(name, z, z_dot, w0=30.0):
+  act, first, _ = fields.ACTIVATIONS[name]
+  return act(z, w0), first(z, w0) * z_dot
+
+
+def _traced_with_autodiff_activation(step):
+  """`step`, traced (on its first call) with fields.dual_activation replaced by plain autodiff
+  of the same expressions: the explicit grad network as it was before the hand-written
+  backward pass, for a side-by-side row."""
+  traced = []
+
+  def call():
+    if traced:
+      return step()
+    original, fields.dual_activation = fields.dual_activation, _autodiff_dual
+    try:
+      return step()
+    finally:
+      fields.dual_activation = original
+      traced.append(True)
+
+  return call
+
+
 def phi_flops_per_sample(phi, in_dim):
   mlp = phi.mlp
   dims = [in_dim * (1 + 2 * phi.encoders["t"].num_frequencies)] + [mlp.width] * mlp.depth
@@ -73,6 +99,8 @@ def main(argv):
   variants["plain_bf16"] = (low, low)
   variants["explicit_bf16"] = (low, grad_net.GradNetwork(low, mode="explicit", validate=False))
   steps = {k: _train_step(p, net, x, f) for k, (p, net) in variants.items()}
+  steps["explicit_autodiff_act"] = _traced_with_autodiff_activation(
+      _train_step(phi, grad_net.GradNetwork(phi, mode="explicit", validate=False), x, f))
 
   forward = tf.function(lambda: phi(x), jit_compile=False)
   evals = {"phi_forward": lambda: forward().numpy()}
@@ -94,6 +122,7 @@ def main(argv):
   print("|---|---|---|")
   for label, k in (("(a) plain Phi fit", "plain"), ("(b) ForwardAccumulator", "forward"),
                    ("(c) GradientTape", "tape"), ("(d) explicit jvp", "explicit"),
+                   ("(d0) explicit jvp, autodiff of the activation", "explicit_autodiff_act"),
                    ("(e) plain Phi fit, mixed_bfloat16", "plain_bf16"),
                    ("(f) explicit jvp, mixed_bfloat16", "explicit_bf16")):
     print(f"| {label} | {1e3 * times[k]:.1f} | {times[k] / times['plain']:.2f} |")
@@ -111,7 +140,8 @@ def main(argv):
           f"{rates[m] / mm_gflops:.2f} |")
   best = min(("forward", "explicit"), key=times.get)
   print(f"\nfastest grad-network mode: {best} "
-        f"(explicit / forward = {times['explicit'] / times['forward']:.2f}); "
+        f"(explicit / forward = {times['explicit'] / times['forward']:.2f}); hand-written / "
+        f"autodiff activation backward: {times['explicit'] / times['explicit_autodiff_act']:.2f}; "
         f"grad step / plain step: {times[best] / times['plain']:.2f} (goal <= 2.0); "
         f"mixed_bfloat16 / float32 grad step: {times['explicit_bf16'] / times['explicit']:.2f}; "
         f"goal Phi >= 50% of matmul: {phi_gflops / mm_gflops:.0%}")
