@@ -30,6 +30,7 @@ from absl import app
 from absl import flags
 import numpy as np
 
+from autoint_tf import config_flags
 from autoint_tf import plots
 from autoint_tf import radiance
 from autoint_tf import rays as rays_lib
@@ -37,23 +38,30 @@ from benchmarks import report
 from benchmarks import timing
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-flags.DEFINE_enum("scene", "npz", ["npz", "blender", "llff"], "Scene format.")
-flags.DEFINE_string("data_path", os.path.join(ROOT, "..", "shared", "data", "lego_100px.npz"),
-                    "The scene's file or directory.")
-flags.DEFINE_integer("downscale", 1, "blender: downscale; llff: images_<factor>.")
-flags.DEFINE_bool("white_background", True, "Composite on white (NeRF's Blender convention).")
-flags.DEFINE_float("budget_minutes", 45.0, "Training minutes of each model.")
-flags.DEFINE_integer("batch_size", radiance.Config.batch_size, "Rays a step.")
-flags.DEFINE_float("decay_fraction", 0.64, "lr x 0.2 every decay_fraction x budget steps.")
-flags.DEFINE_integer("calibration_steps", 60, "Steps of the rate-measuring run.")
-flags.DEFINE_integer("curve_points", 10, "Evaluations along each training run.")
-flags.DEFINE_integer("test_views", 0, "Test views to score (0: all).")
-flags.DEFINE_integer("timing_views", 2, "Test views rendered in each timing round.")
-flags.DEFINE_integer("rounds", 3, "Timed rendering rounds (median).")
-flags.DEFINE_integer("video_frames", 24, "Frames of the turntable / spiral (0: none).")
-flags.DEFINE_string("workdir", os.path.join(ROOT, "runs", "bench_render"), "Runs.")
-flags.DEFINE_string("name", "render_table", "Results name and BENCHMARKS.md section.")
-flags.DEFINE_bool("write", True, "Write results, images and the BENCHMARKS.md section.")
+
+
+@dataclasses.dataclass(frozen=True)
+class Options:
+  """The benchmark's options (one flag each, help from the comments)."""
+  scene: str = "npz"                  # scene format: npz, blender or llff
+  data_path: str = os.path.join(ROOT, "..", "shared", "data", "lego_100px.npz")  # the scene
+  downscale: int = 1                  # blender: downscale; llff: images_<factor>
+  white_background: bool = True       # composite on white (NeRF's Blender convention)
+  budget_minutes: float = 45.0        # training minutes of each model
+  batch_size: int = radiance.Config.batch_size  # rays a step
+  decay_fraction: float = 0.64        # lr x 0.2 every decay_fraction x budget steps
+  calibration_steps: int = 60         # steps of the rate-measuring run
+  curve_points: int = 10              # evaluations along each training run
+  test_views: int = 0                 # test views to score (0: all)
+  timing_views: int = 2               # test views rendered in each timing round
+  rounds: int = 3                     # timed rendering rounds (median)
+  video_frames: int = 24              # frames of the turntable / spiral (0: none)
+  workdir: str = os.path.join(ROOT, "runs", "bench_render")  # the runs' workdirs
+  name: str = "render_table"          # results name and BENCHMARKS.md section
+  write: bool = True                  # write results, images and the BENCHMARKS.md section
+
+
+config_flags.define(Options, enums={"scene": ("npz", "blender", "llff")})
 FLAGS = flags.FLAGS
 SECTIONS = (4, 8, 16, 32)
 
@@ -165,9 +173,20 @@ def main(argv):
                  text, json.loads(json.dumps(payload, default=str)))
 
 
+def _command_flags():
+  """The flags of this run that change the result, as typed on a command line."""
+  parts = []
+  for k in ("scene", "data_path", "downscale", "white_background", "budget_minutes",
+            "batch_size", "test_views", "name"):
+    value = FLAGS[k].value
+    if value != FLAGS[k].default:
+      parts.append(f"--{k}" if value is True else f"--no{k}" if value is False else
+                   f"--{k}={value}")
+  return " ".join(parts)
+
+
 def table(rows, equal_steps, views):
-  flags_text = " ".join(f"--{k}={FLAGS[k].value}" for k in ("scene", "budget_minutes")
-                        if FLAGS[k].value != FLAGS[k].default)
+  flags_text = _command_flags()
   head = (f"`python -m benchmarks.render {flags_text}`".replace(" `", "`") +
           f" ({views.name}, {len(views)} test views of {views.height}×{views.width}, each model "
           f"trained {FLAGS.budget_minutes:g} minutes; rays/s interleaved, median of "
