@@ -120,7 +120,10 @@ class Config(training.LoopConfig):
   samples_per_line: int = 16          # stratified grad-network samples per line
   batch_lines: int = 0                # lines a step (0: every kept line, full batch)
   consistency_weight: float = 1.0     # point model only: weight of the view-consistency loss
-  consistency_points: int = 1024      # random points a step for that loss
+  consistency_points: int = 1024      # random points a step for the point model's priors
+  tv_weight: float = 0.0              # point model only: weight of the total-variation prior
+  tv_step: float = 1.0 / 64           # its finite-difference step (field-of-view radius 1)
+  nonnegative_weight: float = 0.0     # point model only: weight of the f >= 0 penalty
   sirt_iterations: int = 200          # iterations of the SIRT baseline image
   image_size: int = 256               # measured scans: largest image side (phantoms: theirs)
   image_directions: int = 16          # point model: directions its image is averaged over
@@ -166,18 +169,52 @@ def make_network(config):
                    f"{PARAMETERIZATIONS}.")
 
 
+def _random_points(seed, num_points):
+  """[num_points, 2] points uniform in the unit disc, and two [num_points, 1] angles."""
+  r = tf.sqrt(tf.random.stateless_uniform([num_points, 1], seed))
+  a, b, c = tf.unstack(tf.random.stateless_uniform([3, num_points, 1], seed + 1, 0, 2 * np.pi))
+  return r * tf.concat([tf.cos(a), tf.sin(a)], -1), b, c
+
+
+def _unit(angle):
+  return tf.concat([tf.cos(angle), tf.sin(angle)], -1)
+
+
 def consistency_loss(grad, seed, num_points):
   """Mean squared difference of the point model's grad network at the same random point of the
   unit disc seen along two random directions: zero iff the attenuation is direction-independent
   (the view inconsistency of the official code's issue #7). Uses no measurements.
   seed: [2] int64, of tf.random.stateless_uniform."""
-  r = tf.sqrt(tf.random.stateless_uniform([num_points, 1], seed))
-  a, b, c = tf.unstack(tf.random.stateless_uniform([3, num_points, 1], seed + 1, 0, 2 * np.pi))
-  x = r * tf.concat([tf.cos(a), tf.sin(a)], -1)
-  t = tf.zeros([2 * num_points, 1])
-  u = tf.concat([tf.concat([tf.cos(b), tf.sin(b)], -1), tf.concat([tf.cos(c), tf.sin(c)], -1)], 0)
-  f = grad({"origin": tf.concat([x, x], 0), "direction": u, "t": t})
-  return tf.reduce_mean(tf.square(f[:num_points] - f[num_points:]))
+  return prior_losses(grad, seed, num_points, tv_step=0.0)["consistency"]
+
+
+def prior_losses(grad, seed, num_points, tv_step):
+  """The point model's image priors at `num_points` random points x of the unit disc, each
+  seen along random directions u, v (none uses a measurement):
+
+    consistency  mean (f(x, u) - f(x, v))^2: zero iff the attenuation does not depend on the
+                 direction it is seen along (official issue #7);
+    tv           mean sqrt((f(x + h e, u) - f(x, u))^2 / h^2 + eps^2), e a random unit vector,
+                 h = tv_step: a Monte Carlo total variation (E|grad f . e| = (2/pi)|grad f|),
+                 the classical prior of sparse-view CT (piecewise-constant attenuation);
+    negative     mean min(f(x, u), 0)^2: attenuation is non-negative.
+
+  f is the grad network (the attenuation). Returns {name: scalar}; tv only when tv_step > 0.
+  """
+  x, a, b = _random_points(seed, num_points)
+  points, directions = [x, x], [_unit(a), _unit(b)]
+  if tv_step > 0:
+    e = tf.random.stateless_uniform([num_points, 1], seed + 2, 0, 2 * np.pi)
+    points.append(x + tv_step * _unit(e))
+    directions.append(_unit(a))
+  f = grad({"origin": tf.concat(points, 0), "direction": tf.concat(directions, 0),
+            "t": tf.zeros([len(points) * num_points, 1])})[:, 0]
+  f = tf.reshape(f, [len(points), num_points])
+  losses = {"consistency": tf.reduce_mean(tf.square(f[0] - f[1])),
+            "negative": tf.reduce_mean(tf.square(tf.minimum(f[:2], 0.0)))}
+  if tv_step > 0:
+    losses["tv"] = tf.reduce_mean(tf.sqrt(tf.square((f[2] - f[0]) / tv_step) + 1e-6))
+  return losses
 
 
 def point_image(grad, size, directions, chunk=65536):
@@ -282,9 +319,13 @@ class Task(training.Task):
     pred = chord_integral(self.grad, inputs, tf.gather(self.t_min, idx),
                           tf.gather(self.t_max, idx), strata)
     extra = None
-    if self.config.parameterization == "point" and self.config.consistency_weight:
-      extra = self.config.consistency_weight * consistency_loss(
-          self.grad, batch["seed"][0], self.config.consistency_points)
+    c = self.config
+    weights = {"consistency": c.consistency_weight, "tv": c.tv_weight,
+               "negative": c.nonnegative_weight}
+    if c.parameterization == "point" and any(weights.values()):
+      priors = prior_losses(self.grad, batch["seed"][0], c.consistency_points,
+                            c.tv_step if c.tv_weight else 0.0)
+      extra = tf.add_n([w * priors[k] for k, w in weights.items() if w])
     return tf.square(pred - tf.gather(self.target, idx)), extra
 
   def evaluate(self, model, step):

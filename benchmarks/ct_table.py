@@ -19,6 +19,7 @@ from absl import app
 from absl import flags
 import numpy as np
 
+from autoint_tf import config_flags
 from autoint_tf import ct
 from autoint_tf import io_utils
 from autoint_tf import plots
@@ -26,12 +27,21 @@ from autoint_tf import plots
 flags.DEFINE_list("activations", ["relu", "swish", "sine", "softplus"], "Activations.")
 flags.DEFINE_list("subsamples", ["4", "8", "16"], "Keep every k-th view.")
 flags.DEFINE_list("parameterizations", ["ray", "point"], "CT models.")
-flags.DEFINE_integer("steps", 1000, "Training steps per run (full batch of kept lines).")
 flags.DEFINE_bool("write", True, "Write results and the BENCHMARKS.md table.")
 flags.DEFINE_string("import_lines", "", "Merge rows from the JSON lines another run of this "
                     "command printed (fields it did not print stay empty).")
 flags.DEFINE_bool("merge", False, "Keep the rows of benchmarks/results/ct_table.json that this "
                   "run does not redo (to run the models in separate invocations).")
+
+
+@dataclasses.dataclass(frozen=True)
+class TableConfig(ct.Config):
+  """ct.Config with the table's defaults; every field is a flag (activation, subsample and
+  parameterization are set per run from the lists above)."""
+  steps: int = 1000                   # training steps per run (full batch of kept lines)
+
+
+config_flags.define(TableConfig, enums={"parameterization": ct.PARAMETERIZATIONS})
 FLAGS = flags.FLAGS
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -40,32 +50,71 @@ def _fmt(x, digits=1):
   return "–" if x is None else f"{x:.{digits}f}"
 
 
+def _settings(row):
+  """What a row's run changed from the table's defaults (TableConfig), e.g. "tv_weight 0.0001",
+  besides its model, activation, subsampling and steps; "" for none."""
+  defaults = dataclasses.asdict(TableConfig())
+  per_run = {"parameterization", "activation", "subsample", "steps"}
+  return ", ".join(f"{k} {row[k]:g}" if isinstance(row[k], float) else f"{k} {row[k]}"
+                   for k in defaults if k not in per_run and k in row and row[k] != defaults[k])
+
+
+BASELINES = ("psnr_image_fbp", "ssim_image_fbp", "psnr_image_sirt", "ssim_image_sirt",
+             "psnr_heldout_interpolation", "ssim_heldout_interpolation")
+
+
+def fill_baselines(rows):
+  """Rows with the baselines' numbers (interpolation, FBP, SIRT of the kept views) that an
+  older run did not compute, from a row of the same subsampling that did: they depend on the
+  phantom and the kept views only, not on the model."""
+  known = {}
+  for r in rows:
+    for k in BASELINES:
+      if r.get(k) is not None:
+        known.setdefault((int(r["subsample"]), k), r[k])
+  return [{**r, **{k: known.get((int(r["subsample"]), k)) for k in BASELINES
+                   if r.get(k) is None}} for r in rows]
+
+
+def _suffix(config):
+  """Model-name suffix of a run's sinogram: its settings (no "_", which separates the key)."""
+  text = _settings(dataclasses.asdict(config)).replace("_", "").replace(", ", "+")
+  return ("+" + text.replace(" ", "")) if text else ""
+
+
 def table(rows, steps):
-  head = ("| model | act. | sub. | AutoInt held-out PSNR / SSIM | interpolation PSNR / SSIM | "
-          "Δ dB | image PSNR AutoInt | image PSNR FBP | image PSNR SIRT | steps | s |\n"
-          "|---|---|---|---|---|---|---|---|---|---|---|\n")
+  head = ("| model | act. | settings | sub. | AutoInt held-out PSNR / SSIM | "
+          "interpolation PSNR / SSIM | Δ dB | image PSNR AutoInt | image PSNR FBP | "
+          "image PSNR SIRT | steps | s |\n"
+          "|---|---|---|---|---|---|---|---|---|---|---|---|\n")
   body = "".join(
-      f"| {r['parameterization']} | {r['activation']} | {r['subsample']}× | "
+      f"| {r['parameterization']} | {r['activation']} | {_settings(r) or 'defaults'} | {r['subsample']}× | "
       f"{_fmt(r['psnr_heldout_autoint'])} / {_fmt(r.get('ssim_heldout_autoint'), 3)} | "
       f"{_fmt(r['psnr_heldout_interpolation'])} / "
       f"{_fmt(r.get('ssim_heldout_interpolation'), 3)} | "
       f"{r['psnr_heldout_autoint'] - r['psnr_heldout_interpolation']:+.1f} | "
-      f"{_fmt(r.get('psnr_image_autoint'))} | {_fmt(r['psnr_image_fbp'])} | "
-      f"{_fmt(r.get('psnr_image_sirt'))} | {r['steps']} | "
+      f"{'n/a' if r['parameterization'] == 'ray' else _fmt(r.get('psnr_image_autoint'))} | "
+      f"{_fmt(r['psnr_image_fbp'])} | {_fmt(r.get('psnr_image_sirt'))} | {r['steps']} | "
       f"{_fmt(r['seconds'], 0)} |\n" for r in rows)
   return (f"`python -m benchmarks.ct_table --steps={steps}` (4×128, PE 10, 16 stratified "
-          "samples a line, Adam (amsgrad) 1e-3, full-batch steps; the point model with its "
-          "view-consistency loss, weight 1):\n\n" + head + body)
+          "samples a line, Adam (amsgrad) 1e-3, full-batch steps; the ray model is the paper's "
+          "Φ(ρ, θ, t) and has no image; the point model has the view-consistency prior (weight 1) "
+          "and any other settings in their column; the "
+          "interpolation, FBP and SIRT columns depend only on the kept views, and rows from "
+          "runs older than SIRT take them from a row of the same subsampling):\n\n"
+          + head + body)
 
 
 def main(argv):
   del argv
   path = os.path.join(ROOT, "benchmarks", "results", "ct_table.json")
+  base = ct.Config(**dataclasses.asdict(config_flags.config(TableConfig)))
   rows = []
   if FLAGS.merge and os.path.exists(path):
     with open(path) as f:
       rows = json.load(f)["rows"]
-  key = lambda r: (r["parameterization"], r["activation"], int(r["subsample"]))
+  key = lambda r: (r["parameterization"], r["activation"], int(r["subsample"]), _settings(r),
+                   r["steps"])
   npz = os.path.join(ROOT, "benchmarks", "results", "ct_sinograms.npz")
   sinograms = dict(np.load(npz)) if FLAGS.merge and os.path.exists(npz) else {}
   if FLAGS.import_lines:
@@ -76,11 +125,11 @@ def main(argv):
   for parameterization in FLAGS.parameterizations:
     for activation in FLAGS.activations:
       for sub in FLAGS.subsamples:
-        config = ct.Config(parameterization=parameterization, activation=activation,
-                             subsample=int(sub), steps=FLAGS.steps)
+        config = dataclasses.replace(base, parameterization=parameterization,
+                                     activation=activation, subsample=int(sub))
         start = time.time()
         metrics, out = ct.train_and_evaluate(config, progress=False)
-        sinograms[f"{parameterization}_{activation}_{sub}"] = out["prediction"]
+        sinograms[f"{parameterization}{_suffix(config)}_{activation}_{sub}"] = out["prediction"]
         sinograms["truth"], sinograms[f"kept_{sub}"] = out["truth"], out["kept"]
         row = {**dataclasses.asdict(config), **metrics, "seconds": time.time() - start}
         rows = [r for r in rows if key(r) != key(row)] + [row]
@@ -94,8 +143,9 @@ def main(argv):
                          | {k: row.get(k) for k in ("psnr_image_autoint", "psnr_image_fbp")}),
               flush=True)
   order = {p: i for i, p in enumerate(("ray", "point"))}
-  rows.sort(key=lambda r: (order.get(r["parameterization"], 9), r["activation"],
-                           int(r["subsample"])))
+  rows.sort(key=lambda r: (order.get(r["parameterization"], 9), r["activation"], _settings(r),
+                           r["steps"], int(r["subsample"])))
+  rows = fill_baselines(rows)
   text = table(rows, FLAGS.steps)
   print(text)
   if FLAGS.write:

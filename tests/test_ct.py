@@ -88,11 +88,12 @@ def test_point_image_reads_the_grad_network_at_pixel_centres():
   assert np.all(std == 0) and np.all(image[~inside] == 0)
 
 
-@pytest.mark.parametrize("batch_lines,parameterization", [(0, "ray"), (8, "point")])
-def test_resume_after_a_crash_continues_exactly(tmp_path, batch_lines, parameterization):
+@pytest.mark.parametrize("batch_lines,parameterization,priors", [
+    (0, "ray", {}), (8, "point", {"tv_weight": 1e-3, "nonnegative_weight": 1.0})])
+def test_resume_after_a_crash_continues_exactly(tmp_path, batch_lines, parameterization, priors):
   config = ct.Config(num_angles=8, num_detectors=8, subsample=2, width=16, depth=2,
                      samples_per_line=4, steps=12, checkpoint_every=6, batch_lines=batch_lines,
-                     parameterization=parameterization)
+                     parameterization=parameterization, **priors)
   straight, _ = ct.train_and_evaluate(config, workdir=str(tmp_path / "a"), progress=False)
   # "Crash" after the checkpoint at step 6, then rerun the full job on the same workdir.
   ct.train_and_evaluate(dataclasses.replace(config, steps=6), workdir=str(tmp_path / "b"),
@@ -158,3 +159,23 @@ def test_limited_angle_interpolation_does_not_wrap_across_the_missing_arc():
   beyond = ct.interpolate_angles(sino[kept], angles[kept], np.deg2rad([100.0, 350.0]),
                                  2 * np.pi, flip=False)
   np.testing.assert_allclose(beyond[:, 0], np.deg2rad([90.0, 0.0]))  # the nearer end
+
+
+@pytest.mark.parametrize("field,expected", [
+    # f = x: consistent; TV = E|e . grad f| = E|cos| = 2 / pi; negative = E[x^2; x < 0] = 1/8.
+    (lambda x, u: x[:, :1], {"consistency": 0.0, "tv": 2 / np.pi, "negative": 1 / 8}),
+    # f = u_x - 2: inconsistent, E (cos a - cos b)^2 = 1; constant in space (TV = eps floor);
+    # always negative: E (cos a - 2)^2 = 4.5.
+    (lambda x, u: u[:, :1] - 2.0, {"consistency": 1.0, "tv": 1e-3, "negative": 4.5}),
+])
+def test_prior_losses_match_their_closed_forms_on_known_fields(field, expected):
+  def grad(inputs):  # a stand-in grad network: f(x, u) at x = origin + t u
+    x = inputs["origin"] + inputs["t"] * inputs["direction"]
+    return field(x, inputs["direction"])
+  seed = tf.constant([3, 4], tf.int64)
+  losses = ct.prior_losses(grad, seed, 200_000, tv_step=1e-3)
+  for name, value in expected.items():
+    assert abs(float(losses[name]) - value) < 0.01 * max(value, 0.1), (name, losses)
+  assert float(ct.consistency_loss(grad, seed, 200_000)) == pytest.approx(
+      float(losses["consistency"]))
+  assert "tv" not in ct.prior_losses(grad, seed, 10, tv_step=0.0)
