@@ -74,20 +74,26 @@ def ct_report(out, report, path):
   axes[0, 3].legend()
   for ax in axes[0, 4:]:
     ax.axis("off")
+
+  def score(key):  # " 17.5 dB" against the phantom, "" for a measured scan (no ground truth)
+    value = report.get(f"psnr_image_{key}")
+    return "" if value is None else f" {value:.1f} dB"
+
   image_titles = {
-      "image": "phantom", "fbp_image": f"FBP {report.get('psnr_image_fbp', float('nan')):.1f} dB",
-      "sirt_image": f"SIRT {report.get('psnr_image_sirt', float('nan')):.1f} dB",
-      "point_image": f"AutoInt (mean over directions) "
-                     f"{report.get('psnr_image_autoint', float('nan')):.1f} dB",
+      "image": "phantom", "fbp_image": "FBP" + score("fbp"),
+      "sirt_image": "SIRT" + score("sirt"),
+      "point_image": "AutoInt (mean over directions)" + score("autoint"),
       "point_image_std": "AutoInt std over directions"}
   for ax in axes[1:].ravel():
     ax.axis("off")
-  if images:
-    vmax = float(np.max(images[0][1]))
-    for ax, (key, img) in zip(axes[1], images):
-      spread = key == "point_image_std"
-      ax.imshow(img, cmap="gray", vmin=None if spread else 0, vmax=None if spread else vmax)
-      ax.set_title(image_titles[key])
+  phantom = out.get("image")
+  for ax, (key, img) in zip(axes[1], images):
+    # On the phantom's grey scale when there is one; a measured scan has none, so each image
+    # on its own (0 to its 99.5th percentile: FBP and SIRT of a limited arc differ in scale).
+    spread = key == "point_image_std"
+    vmax = float(np.max(phantom)) if phantom is not None else float(np.percentile(img, 99.5))
+    ax.imshow(img, cmap="gray", vmin=None if spread else 0, vmax=None if spread else vmax)
+    ax.set_title(image_titles[key])
   io_utils.save_figure(fig, path)
 
 

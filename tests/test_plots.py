@@ -16,6 +16,10 @@ def test_figures_and_animations_are_written(tmp_path):
          "image": np.eye(6), "fbp_image": np.eye(6), "point_image": None}
   plots.ct_report(out, {"psnr_heldout_autoint": 1.0, "psnr_heldout_interpolation": 2.0},
                   str(tmp_path / "c.png"))
+  measured = {**out, "image": None, "sirt_image": 5 * np.eye(6), "point_image": np.eye(6),
+              "point_image_std": np.eye(6)}  # a measured scan: no phantom, images to scale
+  plots.ct_report(measured, {"psnr_heldout_autoint": 1.0, "psnr_heldout_interpolation": 2.0},
+                  str(tmp_path / "j.png"))
   plots.ct_activations({"truth": truth, "ray_swish_4": truth, "point_sine_8": truth},
                        str(tmp_path / "d.png"))
   views = scenes.Views(np.zeros((2, 5, 5, 3), np.float32), np.tile(np.eye(4), (2, 1, 1)), 5.0,
@@ -27,7 +31,7 @@ def test_figures_and_animations_are_written(tmp_path):
                       str(tmp_path / "h.png"))
   plots.training_curves({"a": [(1, 0.5, 10.0), (2, 1.0, 12.0)], "b": []},
                         str(tmp_path / "i.png"))
-  for name in "abcdehi":
+  for name in "abcdehij":
     image = iio.imread(tmp_path / f"{name}.png")
     assert image.ndim == 3 and image.shape[0] > 50 and image.shape[1] > 50
   frames = np.linspace(0, 1, 3)[:, None, None, None] * np.ones((3, 4, 5, 3))
