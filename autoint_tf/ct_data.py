@@ -31,6 +31,14 @@ from autoint_tf import tomography
 
 GEOMETRY_TYPES = ("parallel", "fan")
 
+# The measured HTC 2022 scans as published (DATA.md; Meaney et al., CC BY 4.0): the sinogram at
+# HTC2022_VARIABLE of a MATLAB struct, lengths in mm, ASTRA fanflat angles in degrees.
+HTC2022_VARIABLE = "CtDataLimited.sinogram"
+HTC2022_GEOMETRY = {"type": "fan", "convention": "astra", "source_origin": 410.66,
+                    "source_detector": 553.74, "pixel_size": 0.2, "num_detectors": 560,
+                    "radius": 45.0, "angle_unit": "degrees",
+                    "angles_variable": "CtDataLimited.parameters.angles"}
+
 
 @dataclasses.dataclass(frozen=True)
 class Scan:
@@ -240,7 +248,7 @@ def _read_array(path, variable, angles_variable=None):
     return _as_array(io_utils.load_numpy(path, ".npy array"), "the array", path, False), None
   try:
     if ext == ".npz":
-      with np.load(path) as data:
+      with io_utils.load_numpy(path, ".npz file") as data:
         return _read_tree(dict(data), path, "npz", variable, angles_variable, False)
     if ext == ".mat":
       import h5py  # pylint: disable=g-import-not-at-top

@@ -35,17 +35,13 @@ flags.DEFINE_string("htc", "", "A measured HTC 2022 .mat scan instead of the pha
 flags.DEFINE_bool("write", True, "Write results and the BENCHMARKS.md table.")
 FLAGS = flags.FLAGS
 
-# HTC 2022 (mm): source-origin 410.66, source-detector 553.74, 560 pixels of 0.2, a 70 mm disc
-# in a field of view of radius ~45 mm; here every length is divided by 45.
-SCALE = 45.0
-GEOMETRY = {"type": "fan", "source_origin": 410.66 / SCALE, "source_detector": 553.74 / SCALE,
-            "pixel_size": 0.2 / SCALE, "num_detectors": 560, "num_angles": 181,
+# The HTC 2022 scanner (ct_data.HTC2022_GEOMETRY, mm: a 70 mm disc in a field of view of
+# radius 45 mm) with every length divided by that radius, over a 90-degree arc of 181 views.
+_HTC = ct_data.HTC2022_GEOMETRY
+GEOMETRY = {"type": "fan", "num_detectors": _HTC["num_detectors"], "num_angles": 181,
+            **{k: _HTC[k] / _HTC["radius"] for k in ("source_origin", "source_detector",
+                                                     "pixel_size")},
             "angle_range": [0.0, 90.5], "angle_unit": "degrees", "radius": 1.0}
-# The HTC 2022 files as published (DATA.md): lengths in mm, angles in degrees in the struct.
-HTC_GEOMETRY = {"type": "fan", "convention": "astra", "source_origin": 410.66,
-                "source_detector": 553.74, "pixel_size": 0.2, "num_detectors": 560,
-                "radius": SCALE, "angle_unit": "degrees",
-                "angles_variable": "CtDataLimited.parameters.angles"}
 
 
 def _cells(row, method):
@@ -59,7 +55,7 @@ def main(argv):
   del argv
   start = time.perf_counter()
   if FLAGS.htc:
-    scan = ct_data.load_scan(FLAGS.htc, HTC_GEOMETRY, "CtDataLimited.sinogram")
+    scan = ct_data.load_scan(FLAGS.htc, ct_data.HTC2022_GEOMETRY, ct_data.HTC2022_VARIABLE)
     name = "ct_htc2022"
     what = (f"the measured HTC 2022 scan `{os.path.basename(FLAGS.htc)}`, fan beam, "
             f"{len(scan.angles)} views over 30°, 560 detectors")
@@ -69,7 +65,8 @@ def main(argv):
     name, what, command = "ct_measured", "fan beam, 181 views over 90°, 560 detectors", ""
   load_seconds = time.perf_counter() - start
   config = ct.Config(parameterization="point", activation=FLAGS.activation,
-                     tv_weight=FLAGS.tv_weight, tv_step=1.0 / 256,
+                     tv_weight=FLAGS.tv_weight,
+                     tv_step=1.0 / ct.Config.image_size,  # half a pixel of the image
                      subsample=FLAGS.subsample, batch_lines=FLAGS.batch_lines, steps=1_000_000,
                      budget_minutes=FLAGS.budget_minutes, log_every=50,
                      checkpoint_every=1_000_000, sirt_iterations=100)

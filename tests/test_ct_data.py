@@ -154,10 +154,6 @@ def test_geometry_lengths_and_complex_sinograms_are_refused(tmp_path):
 
 
 HTC = os.path.join(SHARED_DATA, "ct_htc2022")
-HTC_GEOMETRY = {"type": "fan", "convention": "astra", "source_origin": 410.66,
-                "source_detector": 553.74, "pixel_size": 0.2, "num_detectors": 560,
-                "radius": 45.0, "angle_unit": "degrees",
-                "angles_variable": "CtDataLimited.parameters.angles"}
 
 
 @pytest.mark.parametrize("name", ["tc_category7.mat", "ta_subsample73.mat"])
@@ -165,7 +161,7 @@ def test_htc2022_measured_scans_load_as_published(name):
   path = os.path.join(HTC, name)
   if not os.path.exists(path):
     pytest.skip(f"{path} is absent (the shared datasets are not on this machine)")
-  scan = ct_data.load_scan(path, HTC_GEOMETRY, "CtDataLimited.sinogram")
+  scan = ct_data.load_scan(path, ct_data.HTC2022_GEOMETRY, ct_data.HTC2022_VARIABLE)
   assert scan.sinogram.shape == (61, 560)
   first = 42.0 if name.startswith("tc") else 299.0
   np.testing.assert_allclose(np.rad2deg(scan.angles), first - 90 + 0.5 * np.arange(61))
