@@ -173,10 +173,11 @@ def _random_points(seed, num_points):
   """[num_points, 2] points uniform in the unit disc, and two [num_points, 1] angles."""
   r = tf.sqrt(tf.random.stateless_uniform([num_points, 1], seed))
   a, b, c = tf.unstack(tf.random.stateless_uniform([3, num_points, 1], seed + 1, 0, 2 * np.pi))
-  return r * tf.concat([tf.cos(a), tf.sin(a)], -1), b, c
+  return r * _unit(a), b, c
 
 
 def _unit(angle):
+  """[..., 1] angles -> [..., 2] unit vectors."""
   return tf.concat([tf.cos(angle), tf.sin(angle)], -1)
 
 

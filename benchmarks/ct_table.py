@@ -88,7 +88,8 @@ def table(rows, steps):
           "image PSNR SIRT | steps | s |\n"
           "|---|---|---|---|---|---|---|---|---|---|---|---|\n")
   body = "".join(
-      f"| {r['parameterization']} | {r['activation']} | {_settings(r) or 'defaults'} | {r['subsample']}× | "
+      f"| {r['parameterization']} | {r['activation']} | {_settings(r) or 'defaults'} | "
+      f"{r['subsample']}× | "
       f"{_fmt(r['psnr_heldout_autoint'])} / {_fmt(r.get('ssim_heldout_autoint'), 3)} | "
       f"{_fmt(r['psnr_heldout_interpolation'])} / "
       f"{_fmt(r.get('ssim_heldout_interpolation'), 3)} | "
