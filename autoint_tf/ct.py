@@ -10,7 +10,10 @@ Notation (see tomography.py for the geometry):
             queried at pixels.
   Training (grad network, on the engine training.fit): M stratified samples t_k on each chord,
       loss = mean over lines of (chord * mean_k f(t_k) - p)^2,
-  over every kept line (full batch) or `batch_lines` of them drawn by (seed, step).
+  over every kept line (full batch) or `batch_lines` of them drawn by (seed, step); the point
+  model adds weighted priors at random points (`prior_losses`), among them the image prior:
+  one direction-free image I behind all views (the TV reconstruction of the kept views,
+  computed before training) that f is pulled towards along every direction.
   Prediction (integral network): p = Phi(t_max) - Phi(t_min), two evaluations a line.
 """
 
@@ -124,6 +127,12 @@ class Config(training.LoopConfig):
   tv_weight: float = 0.0              # point model only: weight of the total-variation prior
   tv_step: float = 1.0 / 64           # its finite-difference step (field-of-view radius 1)
   nonnegative_weight: float = 0.0     # point model only: weight of the f >= 0 penalty
+  prior_weight: float = 0.0           # point model only: weight of the image prior, the mean
+                                      # (f(x, u) - I(x))^2 against the TV reconstruction I
+                                      # of the kept views (sirt.reconstruct_tv)
+  prior_tv: float = 3e-5              # TV weight of that reconstruction
+  prior_size: int = 0                 # its side in pixels (0: twice the image's, at most 512)
+  prior_iterations: int = 1500        # its Adam steps
   sirt_iterations: int = 200          # iterations of the SIRT baseline image
   image_size: int = 256               # measured scans: largest image side (phantoms: theirs)
   image_directions: int = 16          # point model: directions its image is averaged over
@@ -189,7 +198,25 @@ def consistency_loss(grad, seed, num_points):
   return prior_losses(grad, seed, num_points, tv_step=0.0)["consistency"]
 
 
-def prior_losses(grad, seed, num_points, tv_step):
+def sample_image(image, points):
+  """Bilinear samples [P] of an image [S, S] (pixel_centres layout over the unit field of view,
+  row 0 at y = +1) at points [P, 2]; beyond the outermost pixel centres, the edge pixels."""
+  s = int(image.shape[0])
+  col = (points[:, 0] + 1.0) * (0.5 * s) - 0.5
+  row = (1.0 - points[:, 1]) * (0.5 * s) - 0.5
+  c0, r0 = tf.floor(col), tf.floor(row)
+  wc, wr = col - c0, row - r0
+  padded = tf.pad(tf.convert_to_tensor(image, points.dtype), [[1, 1], [1, 1]], "SYMMETRIC")
+  value = 0.0
+  for dr, dc, w in ((0, 0, (1 - wr) * (1 - wc)), (0, 1, (1 - wr) * wc), (1, 0, wr * (1 - wc)),
+                    (1, 1, wr * wc)):
+    rr = tf.clip_by_value(tf.cast(r0, tf.int32) + dr + 1, 0, s + 1)
+    cc = tf.clip_by_value(tf.cast(c0, tf.int32) + dc + 1, 0, s + 1)
+    value += w * tf.gather_nd(padded, tf.stack([rr, cc], -1))
+  return value
+
+
+def prior_losses(grad, seed, num_points, tv_step, prior=None):
   """The point model's image priors at `num_points` random points x of the unit disc, each
   seen along random directions u, v (none uses a measurement):
 
@@ -198,9 +225,12 @@ def prior_losses(grad, seed, num_points, tv_step):
     tv           mean sqrt((f(x + h e, u) - f(x, u))^2 / h^2 + eps^2), e a random unit vector,
                  h = tv_step: a Monte Carlo total variation (E|grad f . e| = (2/pi)|grad f|),
                  the classical prior of sparse-view CT (piecewise-constant attenuation);
-    negative     mean min(f(x, u), 0)^2: attenuation is non-negative.
+    negative     mean min(f(x, u), 0)^2: attenuation is non-negative;
+    image        mean (f(x, u) - I(x))^2 over both directions, I = `prior` [S, S] (an image
+                 over the unit field of view, sampled bilinearly): one image behind all views.
 
-  f is the grad network (the attenuation). Returns {name: scalar}; tv only when tv_step > 0.
+  f is the grad network (the attenuation). Returns {name: scalar}; tv only when tv_step > 0,
+  image only with a prior.
   """
   x, a, b = _random_points(seed, num_points)
   points, directions = [x, x], [_unit(a), _unit(b)]
@@ -215,6 +245,8 @@ def prior_losses(grad, seed, num_points, tv_step):
             "negative": tf.reduce_mean(tf.square(tf.minimum(f[:2], 0.0)))}
   if tv_step > 0:
     losses["tv"] = tf.reduce_mean(tf.sqrt(tf.square((f[2] - f[0]) / tv_step) + 1e-6))
+  if prior is not None:
+    losses["image"] = tf.reduce_mean(tf.square(f[:2] - sample_image(prior, x)[None]))
   return losses
 
 
@@ -292,6 +324,11 @@ class Task(training.Task):
     n = int(self.t_min.shape[0])
     self.global_batch_size = min(config.batch_lines, n) if config.batch_lines > 0 else n
     self.evaluation = None
+    self.prior, self.prior_seconds = None, None
+    if config.parameterization == "point" and config.prior_weight:
+      start = time.perf_counter()
+      self.prior = prior_image(config, scan, kept)
+      self.prior_seconds = time.perf_counter() - start
 
   def build_model(self):
     phi = make_model(self.config)
@@ -322,15 +359,17 @@ class Task(training.Task):
     extra = None
     c = self.config
     weights = {"consistency": c.consistency_weight, "tv": c.tv_weight,
-               "negative": c.nonnegative_weight}
+               "negative": c.nonnegative_weight, "image": c.prior_weight}
     if c.parameterization == "point" and any(weights.values()):
+      prior = None if self.prior is None else tf.constant(self.prior, tf.float32)
       priors = prior_losses(self.grad, batch["seed"][0], c.consistency_points,
-                            c.tv_step if c.tv_weight else 0.0)
+                            c.tv_step if c.tv_weight else 0.0, prior)
       extra = tf.add_n([w * priors[k] for k, w in weights.items() if w])
     return tf.square(pred - tf.gather(self.target, idx)), extra
 
   def evaluate(self, model, step):
-    report, outputs = evaluate(self.config, self.scan, model, self.grad, self.kept, self.held)
+    report, outputs = evaluate(self.config, self.scan, model, self.grad, self.kept, self.held,
+                               self.prior)
     self.evaluation = (step, report, outputs)
     images = {}
     for k in ("prediction", "point_image", "fbp_image"):
@@ -362,6 +401,8 @@ def train_and_evaluate(config, scan=None, workdir=None, progress=True):
   report["final_loss"] = (history["final_loss"] * scan.radius**2
                           if history["final_loss"] is not None else None)
   report.update(steps=history["last_step"], train_seconds=history["train_seconds"])
+  if task.prior_seconds is not None:
+    report["seconds_tv_prior"] = task.prior_seconds
   outputs.update(phi=phi, grad=task.grad)
   return report, outputs
 
@@ -372,16 +413,33 @@ def write_report(report, outputs, scan, workdir):
   training.write_metrics(workdir, report)
   with io_utils.atomic_path(os.path.join(workdir, "sinogram.npz")) as tmp:
     arrays = {k: outputs[k] for k in ("prediction", "truth", "interpolation", "kept",
-                                      "fbp_image", "sirt_image", "point_image")
+                                      "fbp_image", "sirt_image", "tv_image", "point_image")
               if outputs.get(k) is not None}
     np.savez(tmp, angles=scan.angles, **arrays)
   plots.ct_report(outputs, report, os.path.join(workdir, "ct.png"))
 
 
-def evaluate(config, scan, phi, grad, kept, held):
+def image_side(config, scan):
+  """Side in pixels of a run's images: the phantom's, else the detector count up to
+  `image_size`."""
+  if scan.image is not None:
+    return int(scan.image.shape[0])
+  return min(int(scan.sinogram.shape[1]), config.image_size)
+
+
+def prior_image(config, scan, kept):
+  """The image prior of a point-model run: the TV reconstruction (sirt.reconstruct_tv) of the
+  kept views, [S, S] over the field of view, in the scan's attenuation units."""
+  size = config.prior_size or min(2 * image_side(config, scan), 512)
+  return sirt.reconstruct_tv(scan.sinogram[kept], scan.lines.take(kept), scan.radius, size,
+                             config.prior_tv, config.prior_iterations)
+
+
+def evaluate(config, scan, phi, grad, kept, held, prior=None):
   """Held-out-view PSNR/SSIM of AutoInt and of angular interpolation; for the point model its
   image against FBP and SIRT of the same kept views (and against the phantom when there is
-  one). report["seconds_<stage>"]: the time of each stage."""
+  one). With an image `prior` (the point model's TV reconstruction) also its reprojection on
+  the held-out views and its image. report["seconds_<stage>"]: the time of each stage."""
   clock = [time.perf_counter()]
 
   def lap():
@@ -405,19 +463,26 @@ def evaluate(config, scan, phi, grad, kept, held):
       "ssim_heldout_interpolation": ssim(interp[held], truth[held], data_range),
       "psnr_train_views": psnr(pred[kept], truth[kept], data_range),
   }
-  size = scan.image.shape[0] if scan.image is not None else min(int(truth.shape[1]),
-                                                                config.image_size)
+  size = image_side(config, scan)
   lap()
   fbp_image = fbp.reconstruct(truth[kept], scan.angles[kept], scan.geometry, size)
   seconds["fbp"] = lap()
-  kept_lines = tomography.Lines(*(a[kept] for a in (scan.lines.origin, scan.lines.direction,
-                                                    scan.lines.t_min, scan.lines.t_max)))
-  sirt_image = sirt.reconstruct(truth[kept], kept_lines, scan.radius, size,
+  sirt_image = sirt.reconstruct(truth[kept], scan.lines.take(kept), scan.radius, size,
                                 iterations=config.sirt_iterations)
   seconds["sirt"] = lap()
+  prior_small = None
+  if prior is not None:
+    forward, _ = sirt.make_projector(scan.lines.take(held), scan.radius, prior.shape[0])
+    reprojected = forward(prior).numpy().reshape(truth[held].shape)
+    report["psnr_heldout_tv"] = psnr(reprojected, truth[held], data_range)
+    report["ssim_heldout_tv"] = ssim(reprojected, truth[held], data_range)
+    factor = prior.shape[0] // size
+    prior_small = (prior.reshape(size, factor, size, factor).mean((1, 3))
+                   if factor * size == prior.shape[0] else None)
+    seconds["tv_reprojection"] = lap()
   outputs = {"prediction": pred, "truth": truth, "interpolation": interp, "kept": kept,
-             "fbp_image": fbp_image, "sirt_image": sirt_image, "point_image": None,
-             "image": scan.image}
+             "fbp_image": fbp_image, "sirt_image": sirt_image, "tv_image": prior,
+             "point_image": None, "image": scan.image}
   if config.parameterization == "point":
     # Every direction the scanner measured (the geometry only, no held-out measurements).
     # Training scaled lengths and targets by 1 / radius together, so the grad network is the
@@ -437,6 +502,9 @@ def evaluate(config, scan, phi, grad, kept, held):
     report["ssim_image_fbp"] = ssim(fbp_image, scan.image, image_range)
     report["psnr_image_sirt"] = psnr(sirt_image, scan.image, image_range)
     report["ssim_image_sirt"] = ssim(sirt_image, scan.image, image_range)
+    if prior_small is not None:
+      report["psnr_image_tv"] = psnr(prior_small, scan.image, image_range)
+      report["ssim_image_tv"] = ssim(prior_small, scan.image, image_range)
     if outputs["point_image"] is not None:
       report["psnr_image_autoint"] = psnr(outputs["point_image"], scan.image, image_range)
       report["ssim_image_autoint"] = ssim(outputs["point_image"], scan.image, image_range)

@@ -52,9 +52,10 @@ def images_side_by_side(images, titles, extent, path):
 
 def ct_report(out, report, path):
   """Sinograms (measured, AutoInt, interpolation), the centre detector across views and, when
-  there are, the images (phantom, FBP, SIRT, AutoInt and its spread over directions)."""
+  there are, the images (phantom, FBP, SIRT, the TV image prior, AutoInt and its spread over
+  directions)."""
   plt = _pyplot()
-  images = [(k, out[k]) for k in ("image", "fbp_image", "sirt_image", "point_image",
+  images = [(k, out[k]) for k in ("image", "fbp_image", "sirt_image", "tv_image", "point_image",
                                    "point_image_std") if out.get(k) is not None]
   rows = 2 if images else 1
   cols = max(4, len(images))
@@ -81,7 +82,7 @@ def ct_report(out, report, path):
 
   image_titles = {
       "image": "phantom", "fbp_image": "FBP" + score("fbp"),
-      "sirt_image": "SIRT" + score("sirt"),
+      "sirt_image": "SIRT" + score("sirt"), "tv_image": "TV (the image prior)" + score("tv"),
       "point_image": "AutoInt (mean over directions)" + score("autoint"),
       "point_image_std": "AutoInt std over directions"}
   for ax in axes[1:].ravel():

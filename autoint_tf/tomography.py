@@ -29,6 +29,10 @@ class Lines:
   def shape(self):
     return self.t_min.shape
 
+  def take(self, index):
+    """The lines lines[index] (index into the leading axes, e.g. kept views)."""
+    return Lines(self.origin[index], self.direction[index], self.t_min[index], self.t_max[index])
+
   def scaled(self, factor):
     """The same lines with every length multiplied by `factor` (e.g. 1 / R: unit FOV)."""
     return Lines(self.origin * factor, self.direction, self.t_min * factor, self.t_max * factor)

@@ -2,8 +2,9 @@ r"""The paper's CT comparison on this CPU: activations x angle subsampling (4x/8
 64x64 Shepp-Logan phantom (64 views), for the paper's (rho, theta, t) model and the point model.
 
 Held-out-view PSNR/SSIM of AutoInt against angular linear interpolation of the kept views; for
-the point model also its image against FBP of the same kept views. Nothing is tuned on the
-held-out views. Writes benchmarks/results/ct_table.{json,md} and the table in BENCHMARKS.md.
+the point model also its image against FBP, SIRT and TV reconstructions of the same kept
+views. Nothing is tuned on the held-out views. Writes benchmarks/results/ct_table.{json,md}
+and the table in BENCHMARKS.md.
 
   python -m benchmarks.ct_table                       # ~45 min on 2 CPU cores
   python -m benchmarks.ct_table --steps=200 --activations=swish --subsamples=8 --nowrite
@@ -60,13 +61,15 @@ def _settings(row):
 
 
 BASELINES = ("psnr_image_fbp", "ssim_image_fbp", "psnr_image_sirt", "ssim_image_sirt",
+             "psnr_image_tv", "ssim_image_tv", "psnr_heldout_tv", "ssim_heldout_tv",
              "psnr_heldout_interpolation", "ssim_heldout_interpolation")
 
 
 def fill_baselines(rows):
-  """Rows with the baselines' numbers (interpolation, FBP, SIRT of the kept views) that an
-  older run did not compute, from a row of the same subsampling that did: they depend on the
-  phantom and the kept views only, not on the model."""
+  """Rows with the baselines' numbers (interpolation, FBP, SIRT, TV of the kept views) that an
+  older run (or one without the image prior) did not compute, from a row of the same
+  subsampling that did: they depend on the phantom and the kept views only, not on the model
+  (TV: at the default prior_tv and prior_size)."""
   known = {}
   for r in rows:
     for k in BASELINES:
@@ -84,9 +87,9 @@ def _suffix(config):
 
 def table(rows, steps):
   head = ("| model | act. | settings | sub. | AutoInt held-out PSNR / SSIM | "
-          "interpolation PSNR / SSIM | Δ dB | image PSNR AutoInt | image PSNR FBP | "
-          "image PSNR SIRT | steps | s |\n"
-          "|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+          "interpolation PSNR / SSIM | Δ dB | TV reprojected | image PSNR AutoInt | "
+          "image PSNR FBP | image PSNR SIRT | image PSNR TV | steps | s |\n"
+          "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
   body = "".join(
       f"| {r['parameterization']} | {r['activation']} | {_settings(r) or 'defaults'} | "
       f"{r['subsample']}× | "
@@ -94,15 +97,19 @@ def table(rows, steps):
       f"{_fmt(r['psnr_heldout_interpolation'])} / "
       f"{_fmt(r.get('ssim_heldout_interpolation'), 3)} | "
       f"{r['psnr_heldout_autoint'] - r['psnr_heldout_interpolation']:+.1f} | "
+      f"{_fmt(r.get('psnr_heldout_tv'))} | "
       f"{'n/a' if r['parameterization'] == 'ray' else _fmt(r.get('psnr_image_autoint'))} | "
-      f"{_fmt(r['psnr_image_fbp'])} | {_fmt(r.get('psnr_image_sirt'))} | {r['steps']} | "
+      f"{_fmt(r['psnr_image_fbp'])} | {_fmt(r.get('psnr_image_sirt'))} | "
+      f"{_fmt(r.get('psnr_image_tv'))} | {r['steps']} | "
       f"{_fmt(r['seconds'], 0)} |\n" for r in rows)
   return (f"`python -m benchmarks.ct_table --steps={steps}` (4×128, PE 10, 16 stratified "
           "samples a line, Adam (amsgrad) 1e-3, full-batch steps; the ray model is the paper's "
           "Φ(ρ, θ, t) and has no image; the point model has the view-consistency prior (weight 1) "
-          "and any other settings in their column; the "
-          "interpolation, FBP and SIRT columns depend only on the kept views, and rows from "
-          "runs older than SIRT take them from a row of the same subsampling):\n\n"
+          "and any other settings in their column, among them the image prior (`prior_weight`: "
+          "the grad network pulled towards the TV reconstruction of the kept views); the "
+          "interpolation, FBP, SIRT and TV columns depend only on the kept views (TV "
+          "reprojected: that TV image's line integrals on the held-out views), and rows "
+          "without them take them from a row of the same subsampling):\n\n"
           + head + body)
 
 

@@ -89,7 +89,8 @@ def test_point_image_reads_the_grad_network_at_pixel_centres():
 
 
 @pytest.mark.parametrize("batch_lines,parameterization,priors", [
-    (0, "ray", {}), (8, "point", {"tv_weight": 1e-3, "nonnegative_weight": 1.0})])
+    (0, "ray", {}), (8, "point", {"tv_weight": 1e-3, "nonnegative_weight": 1.0,
+                                  "prior_weight": 1.0, "prior_iterations": 20})])
 def test_resume_after_a_crash_continues_exactly(tmp_path, batch_lines, parameterization, priors):
   config = ct.Config(num_angles=8, num_detectors=8, subsample=2, width=16, depth=2,
                      samples_per_line=4, steps=12, checkpoint_every=6, batch_lines=batch_lines,
@@ -179,3 +180,55 @@ def test_prior_losses_match_their_closed_forms_on_known_fields(field, expected):
   assert float(ct.consistency_loss(grad, seed, 200_000)) == pytest.approx(
       float(losses["consistency"]))
   assert "tv" not in ct.prior_losses(grad, seed, 10, tv_step=0.0)
+
+
+def test_sample_image_is_bilinear_and_reproduces_a_linear_image():
+  # Bilinear interpolation is exact on a linear function of the pixel centres.
+  size = 16
+  centres = tomography.pixel_centres(size)
+  image = 2.0 * centres[..., 0] - 3.0 * centres[..., 1] + 0.5
+  rng = np.random.default_rng(0)
+  inner = 1.0 - 1.0 / size  # the outermost pixel centres
+  points = rng.uniform(-inner, inner, size=(500, 2))
+  got = ct.sample_image(tf.constant(image, tf.float32), tf.constant(points, tf.float32))
+  np.testing.assert_allclose(got.numpy(), 2.0 * points[:, 0] - 3.0 * points[:, 1] + 0.5,
+                             atol=1e-5)
+  # At pixel centres it returns the pixels themselves.
+  at_centres = ct.sample_image(tf.constant(image, tf.float32),
+                               tf.constant(centres.reshape(-1, 2), tf.float32))
+  np.testing.assert_allclose(at_centres.numpy(), image.reshape(-1), atol=1e-5)
+
+
+def test_image_prior_loss_is_the_mean_squared_distance_to_the_prior():
+  constant = tf.fill([32, 32], 0.7)  # I = 0.7, up to the field of view's edge
+  seed = tf.constant([5, 6], tf.int64)
+
+  def stand_in(field):
+    return lambda inputs: field(inputs["origin"] + inputs["t"] * inputs["direction"],
+                                inputs["direction"])
+  # f = I along every direction: zero; f = I + u_1: E cos^2 = 1/2.
+  same = ct.prior_losses(stand_in(lambda x, u: 0 * x[:, :1] + 0.7), seed, 100_000, 0.0,
+                         constant)
+  shifted = ct.prior_losses(stand_in(lambda x, u: 0 * x[:, :1] + 0.7 + u[:, :1]), seed, 100_000,
+                            0.0, constant)
+  assert float(same["image"]) < 1e-6
+  assert float(shifted["image"]) == pytest.approx(0.5, abs=0.01)
+  assert "image" not in ct.prior_losses(stand_in(lambda x, u: u[:, :1]), seed, 10, 0.0)
+
+
+def test_image_prior_puts_one_image_behind_all_views():
+  # 4 of 16 views: the image prior (the TV reconstruction of the kept views) must make the
+  # point model better on held-out views and as an image than the same run without it.
+  base = ct.Config(num_angles=16, num_detectors=32, subsample=4, parameterization="point",
+                   activation="sine", width=64, steps=150, samples_per_line=8,
+                   consistency_points=2048, prior_iterations=300)
+  scan = ct.scan_for(base)
+  plain, _ = ct.train_and_evaluate(base, scan, progress=False)
+  prior, _ = ct.train_and_evaluate(dataclasses.replace(base, prior_weight=1.0,
+                                                       consistency_weight=0.0),
+                                   scan, progress=False)
+  # Measured: image 18.9 dB against 16.5 without the prior, held-out views 25.9 against 22.2.
+  assert prior["psnr_image_autoint"] > plain["psnr_image_autoint"] + 1.5, (plain, prior)
+  assert prior["psnr_heldout_autoint"] > plain["psnr_heldout_autoint"] + 2, (plain, prior)
+  # The prior's own numbers (its image, its reprojection) are reported beside AutoInt's.
+  assert {"psnr_image_tv", "psnr_heldout_tv"} <= set(prior) and "psnr_heldout_tv" not in plain

@@ -1,8 +1,9 @@
-"""Tests of autoint_tf.sirt: the projector against the closed-form Radon transform, its adjoint,
-and SIRT's convergence to the phantom."""
+"""Tests of autoint_tf.sirt: the projector against the closed-form Radon transform, its adjoint
+and gradient, SIRT's convergence to the phantom, and the TV reconstruction on few views."""
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from autoint_tf import ct_data
 from autoint_tf import metrics
@@ -46,3 +47,39 @@ def test_sirt_converges_to_the_phantom_and_beats_fbp_on_few_views():
   # Measured: 19.8 dB against FBP's 16.4 dB.
   assert sirt_psnr > 18.5 and sirt_psnr > fbp_psnr + 2, (sirt_psnr, fbp_psnr)
   assert image.min() >= 0
+
+
+def test_projector_gradient_is_the_adjoint():
+  lines = tomography.parallel_beam_lines(np.linspace(0, np.pi, 3, endpoint=False), 7)
+  forward, adjoint = sirt.make_projector(lines, 1.0, 8)
+  r = np.random.default_rng(1).normal(size=21)
+  x = tf.Variable(np.zeros((8, 8)))
+  with tf.GradientTape() as tape:
+    value = tf.reduce_sum(forward(x) * r)
+  np.testing.assert_allclose(tape.gradient(value, x).numpy(), adjoint(r).numpy(), atol=1e-12)
+
+
+def test_tv_reconstruction_beats_sirt_on_few_views_and_is_unit_free():
+  geometry = ct_data.default_geometry("parallel", 64, 64)
+  scan = ct_data.phantom_scan("shepp_logan", geometry, 64)
+  kept = np.arange(0, 64, 8)
+  lines = scan.lines.take(kept)
+  tv = sirt.reconstruct_tv(scan.sinogram[kept], lines, 1.0, 64, iterations=600)
+  plain = sirt.reconstruct(scan.sinogram[kept], lines, 1.0, 64)
+  peak = np.ptp(scan.image)
+  tv_psnr, sirt_psnr = (metrics.psnr(i, scan.image, peak) for i in (tv, plain))
+  # Measured: 25.1 dB against SIRT's 20.7 (8 of 64 views; the piecewise-constant phantom is
+  # what total variation favours).
+  assert tv_psnr > sirt_psnr + 3, (tv_psnr, sirt_psnr)
+  assert tv.min() >= 0
+  # The same scan in other units (attenuation x 10, lengths x 2): the same image up to the
+  # change of units, because the TV weight is scaled by the data's own size.
+  scaled = sirt.reconstruct_tv(10 * 2 * scan.sinogram[kept], lines.scaled(2.0), 2.0, 64,
+                               iterations=600)
+  np.testing.assert_allclose(scaled, 10 * tv, atol=1e-3 * 10 * tv.max())
+
+
+def test_tv_reconstruction_rejects_bad_settings():
+  lines = tomography.parallel_beam_lines(np.array([0.0]), 4)
+  with pytest.raises(ValueError, match="tv_weight"):
+    sirt.reconstruct_tv(np.zeros(4), lines, 1.0, 8, tv_weight=-1.0)
