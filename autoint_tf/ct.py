@@ -308,6 +308,21 @@ def make_model(config, context=None):
   return phi
 
 
+PRIOR_WEIGHTS = ("consistency_weight", "tv_weight", "nonnegative_weight", "prior_weight")
+
+
+def check_priors(config):
+  """Raises a ValueError naming the flag when a prior's weight is negative, or set for the ray
+  model (the priors need the point model's field over space)."""
+  for name in PRIOR_WEIGHTS:
+    if getattr(config, name) < 0:
+      raise ValueError(f"--{name}={getattr(config, name)} must be >= 0 (0 turns it off).")
+  point_only = [n for n in PRIOR_WEIGHTS[1:] if getattr(config, n)]
+  if config.parameterization != "point" and point_only:
+    raise ValueError(f"--{', --'.join(point_only)} act on the point model's field over space: "
+                     "add --parameterization=point, or drop them for the ray model.")
+
+
 class Task(training.Task):
   """Fit the grad network to the kept views: (chord x mean of M stratified samples - p)^2 per
   line, on all kept lines (full batch) or `batch_lines` drawn by (seed, step); the point model
@@ -315,6 +330,7 @@ class Task(training.Task):
   examples = "lines"
 
   def __init__(self, config, scan, kept, held):
+    check_priors(config)
     self.config, self.scan, self.kept, self.held = config, scan, kept, held
     self.name = "fit sinogram"
     self.lines = scan.lines.scaled(1.0 / scan.radius)

@@ -232,3 +232,14 @@ def test_image_prior_puts_one_image_behind_all_views():
   assert prior["psnr_heldout_autoint"] > plain["psnr_heldout_autoint"] + 2, (plain, prior)
   # The prior's own numbers (its image, its reprojection) are reported beside AutoInt's.
   assert {"psnr_image_tv", "psnr_heldout_tv"} <= set(prior) and "psnr_heldout_tv" not in plain
+
+
+@pytest.mark.parametrize("settings,message", [
+    ({"prior_weight": 1.0}, "--prior_weight act on the point model"),
+    ({"tv_weight": 1e-3, "nonnegative_weight": 1.0}, "--tv_weight, --nonnegative_weight act"),
+    ({"parameterization": "point", "prior_weight": -1.0}, "--prior_weight=-1.0 must be >= 0"),
+])
+def test_prior_settings_that_would_be_ignored_or_wrong_are_refused(settings, message):
+  config = ct.Config(num_angles=8, num_detectors=8, subsample=2, **settings)
+  with pytest.raises(ValueError, match=message):
+    ct.Task(config, ct.scan_for(config), *ct.split_views(config, 8))
