@@ -198,24 +198,6 @@ def consistency_loss(grad, seed, num_points):
   return prior_losses(grad, seed, num_points, tv_step=0.0)["consistency"]
 
 
-def sample_image(image, points):
-  """Bilinear samples [P] of an image [S, S] (pixel_centres layout over the unit field of view,
-  row 0 at y = +1) at points [P, 2]; beyond the outermost pixel centres, the edge pixels."""
-  s = int(image.shape[0])
-  col = (points[:, 0] + 1.0) * (0.5 * s) - 0.5
-  row = (1.0 - points[:, 1]) * (0.5 * s) - 0.5
-  c0, r0 = tf.floor(col), tf.floor(row)
-  wc, wr = col - c0, row - r0
-  padded = tf.pad(tf.convert_to_tensor(image, points.dtype), [[1, 1], [1, 1]], "SYMMETRIC")
-  value = 0.0
-  for dr, dc, w in ((0, 0, (1 - wr) * (1 - wc)), (0, 1, (1 - wr) * wc), (1, 0, wr * (1 - wc)),
-                    (1, 1, wr * wc)):
-    rr = tf.clip_by_value(tf.cast(r0, tf.int32) + dr + 1, 0, s + 1)
-    cc = tf.clip_by_value(tf.cast(c0, tf.int32) + dc + 1, 0, s + 1)
-    value += w * tf.gather_nd(padded, tf.stack([rr, cc], -1))
-  return value
-
-
 def prior_losses(grad, seed, num_points, tv_step, prior=None):
   """The point model's image priors at `num_points` random points x of the unit disc, each
   seen along random directions u, v (none uses a measurement):
@@ -227,7 +209,8 @@ def prior_losses(grad, seed, num_points, tv_step, prior=None):
                  the classical prior of sparse-view CT (piecewise-constant attenuation);
     negative     mean min(f(x, u), 0)^2: attenuation is non-negative;
     image        mean (f(x, u) - I(x))^2 over both directions, I = `prior` [S, S] (an image
-                 over the unit field of view, sampled bilinearly): one image behind all views.
+                 over the unit field of view, sampled bilinearly by sirt.sample): one image
+                 behind all views.
 
   f is the grad network (the attenuation). Returns {name: scalar}; tv only when tv_step > 0,
   image only with a prior.
@@ -246,7 +229,7 @@ def prior_losses(grad, seed, num_points, tv_step, prior=None):
   if tv_step > 0:
     losses["tv"] = tf.reduce_mean(tf.sqrt(tf.square((f[2] - f[0]) / tv_step) + 1e-6))
   if prior is not None:
-    losses["image"] = tf.reduce_mean(tf.square(f[:2] - sample_image(prior, x)[None]))
+    losses["image"] = tf.reduce_mean(tf.square(f[:2] - sirt.sample(prior, x)[None]))
   return losses
 
 

@@ -33,23 +33,40 @@ def _sample_points(lines, radius, image_size):
   return points, (t_max - t_min) / m
 
 
+def bilinear(points, radius, image_size):
+  """Bilinear interpolation of [S, S] images (continued by zeros outside) at points [..., 2]:
+  (index [..., 4] into the flattened image, weight [..., 4]) in the points' dtype."""
+  points = tf.convert_to_tensor(points)
+  s = image_size
+  col = (points[..., 0] + radius) / (2 * radius) * s - 0.5
+  row = (radius - points[..., 1]) / (2 * radius) * s - 0.5
+  c0, r0 = tf.floor(col), tf.floor(row)
+  wc, wr = col - c0, row - r0
+  index, weight = [], []
+  for dr, dc, w in ((0, 0, (1 - wr) * (1 - wc)), (0, 1, (1 - wr) * wc), (1, 0, wr * (1 - wc)),
+                    (1, 1, wr * wc)):
+    rr, cc = tf.cast(r0, tf.int64) + dr, tf.cast(c0, tf.int64) + dc
+    inside = (rr >= 0) & (rr < s) & (cc >= 0) & (cc < s)
+    index.append(tf.where(inside, rr * s + cc, tf.zeros_like(rr)))
+    weight.append(tf.where(inside, w, tf.zeros_like(w)))
+  return tf.stack(index, -1), tf.stack(weight, -1)
+
+
+def sample(image, points, radius=1.0):
+  """Bilinear samples [...] of an image [S, S] at points [..., 2] (the projector's
+  interpolation; differentiable in the image and the points)."""
+  index, weight = bilinear(points, radius, int(image.shape[0]))
+  flat = tf.reshape(tf.cast(image, weight.dtype), [-1])
+  return tf.reduce_sum(tf.gather(flat, index) * weight, -1)
+
+
 def make_projector(lines, radius, image_size, dtype=tf.float64):
   """(A, A^T) of `lines` for [S, S] images: A(x) -> [L], A^T(r [L]) -> [S, S] in `dtype`;
   x and r may be arrays or tensors, and A is differentiable."""
   points, step = _sample_points(lines, radius, image_size)
   s = image_size
-  col = (points[..., 0] + radius) / (2 * radius) * s - 0.5
-  row = (radius - points[..., 1]) / (2 * radius) * s - 0.5
-  c0, r0 = np.floor(col), np.floor(row)
-  wc, wr = col - c0, row - r0
-  corners = []
-  for dr, dc, w in ((0, 0, (1 - wr) * (1 - wc)), (0, 1, (1 - wr) * wc), (1, 0, wr * (1 - wc)),
-                    (1, 1, wr * wc)):
-    rr, cc = (r0 + dr).astype(np.int64), (c0 + dc).astype(np.int64)
-    inside = (rr >= 0) & (rr < s) & (cc >= 0) & (cc < s)
-    corners.append((np.where(inside, rr * s + cc, 0), np.where(inside, w, 0.0)))
-  index = tf.constant(np.stack([c[0] for c in corners], -1))            # [L, M, 4]
-  weight = tf.constant(np.stack([c[1] for c in corners], -1) * step[:, None, None], dtype)
+  index, weight = bilinear(tf.constant(points, tf.float64), radius, s)  # [L, M, 4]
+  weight = tf.cast(weight * step[:, None, None], dtype)
 
   @tf.function(jit_compile=False)
   def forward(x):

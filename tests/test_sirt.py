@@ -83,3 +83,19 @@ def test_tv_reconstruction_rejects_bad_settings():
   lines = tomography.parallel_beam_lines(np.array([0.0]), 4)
   with pytest.raises(ValueError, match="tv_weight"):
     sirt.reconstruct_tv(np.zeros(4), lines, 1.0, 8, tv_weight=-1.0)
+
+
+def test_sample_is_bilinear_and_reproduces_a_linear_image():
+  # Bilinear interpolation is exact on a linear function of the pixel centres, and returns the
+  # pixels at their centres; the image is continued by zeros outside (a point one pixel
+  # beyond the edge reads 0).
+  size, radius = 16, 2.0
+  centres = tomography.pixel_centres(size, radius)
+  image = 2.0 * centres[..., 0] - 3.0 * centres[..., 1] + 0.5
+  inner = radius * (1.0 - 1.0 / size)  # the outermost pixel centres
+  points = np.random.default_rng(0).uniform(-inner, inner, size=(500, 2))
+  np.testing.assert_allclose(sirt.sample(image, points, radius).numpy(),
+                             2.0 * points[:, 0] - 3.0 * points[:, 1] + 0.5, atol=1e-10)
+  np.testing.assert_allclose(sirt.sample(image, centres.reshape(-1, 2), radius).numpy(),
+                             image.reshape(-1), atol=1e-10)
+  assert sirt.sample(image, np.array([[radius * (1 + 2.0 / size), 0.0]]), radius).numpy() == 0
