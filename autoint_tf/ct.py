@@ -312,7 +312,7 @@ class Task(training.Task):
   adds its view-consistency loss. Lengths are in units of the field-of-view radius."""
   examples = "lines"
 
-  def __init__(self, config, scan, kept, held):
+  def __init__(self, config, scan, kept, held, progress=False):
     check_priors(config)
     self.config, self.scan, self.kept, self.held = config, scan, kept, held
     self.name = "fit sinogram"
@@ -326,7 +326,7 @@ class Task(training.Task):
     self.prior, self.prior_seconds = None, None
     if config.parameterization == "point" and config.prior_weight:
       start = time.perf_counter()
-      self.prior = prior_image(config, scan, kept)
+      self.prior = prior_image(config, scan, kept, progress)
       self.prior_seconds = time.perf_counter() - start
 
   def build_model(self):
@@ -392,7 +392,7 @@ def train_and_evaluate(config, scan=None, workdir=None, progress=True):
   training.write_run(workdir, "ct", config, {"radius": scan.radius,
                                              "scan_geometry": scan.geometry,
                                              "source": scan.source})
-  task = Task(config, scan, kept, held)
+  task = Task(config, scan, kept, held, progress)
   phi, history = training.fit(task, config, workdir, progress=progress)
   if task.evaluation is None or task.evaluation[0] != history["last_step"]:
     task.evaluate(phi, history["last_step"])
@@ -426,12 +426,12 @@ def image_side(config, scan):
   return min(int(scan.sinogram.shape[1]), config.image_size)
 
 
-def prior_image(config, scan, kept):
+def prior_image(config, scan, kept, progress=False):
   """The image prior of a point-model run: the TV reconstruction (sirt.reconstruct_tv) of the
   kept views, [S, S] over the field of view, in the scan's attenuation units."""
   size = config.prior_size or min(2 * image_side(config, scan), 512)
   return sirt.reconstruct_tv(scan.sinogram[kept], scan.lines.take(kept), scan.radius, size,
-                             config.prior_tv, config.prior_iterations)
+                             config.prior_tv, config.prior_iterations, progress=progress)
 
 
 def evaluate(config, scan, phi, grad, kept, held, prior=None):

@@ -106,9 +106,10 @@ def total_variation(image):
 
 
 def reconstruct_tv(sinogram, lines, radius, image_size, tv_weight=3e-5, iterations=1500,
-                   learning_rate=0.02):
+                   learning_rate=0.02, progress=False):
   """TV-regularised non-negative least-squares image [S, S] (module docstring) of line
-  integrals `sinogram` (any shape, as lines.shape) along `lines`: Adam, `iterations` steps."""
+  integrals `sinogram` (any shape, as lines.shape) along `lines`: Adam, `iterations` steps
+  (with a progress bar if `progress`)."""
   if tv_weight < 0 or iterations < 1:
     raise ValueError(f"tv_weight={tv_weight} must be >= 0 and iterations={iterations} >= 1.")
   forward, _ = make_projector(lines, radius, image_size, tf.float32)
@@ -127,6 +128,10 @@ def reconstruct_tv(sinogram, lines, radius, image_size, tv_weight=3e-5, iteratio
               + tv_weight * total_variation(x) / image_size)
     optimizer.apply_gradients([(tape.gradient(loss, y), y)])
 
-  for _ in range(iterations):
+  steps = range(iterations)
+  if progress:
+    from tqdm import tqdm  # pylint: disable=g-import-not-at-top
+    steps = tqdm(steps, desc="TV image", unit="step", mininterval=1.0)
+  for _ in steps:
     step()
   return tf.nn.relu(y).numpy().astype(np.float64) * scale
