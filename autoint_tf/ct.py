@@ -295,11 +295,14 @@ PRIOR_WEIGHTS = ("consistency_weight", "tv_weight", "nonnegative_weight", "prior
 
 
 def check_priors(config):
-  """Raises a ValueError naming the flag when a prior's weight is negative, or set for the ray
-  model (the priors need the point model's field over space)."""
+  """Raises a ValueError naming the flag when a prior's weight or setting is out of range, or a
+  weight is set for the ray model (the priors need the point model's field over space)."""
   for name in PRIOR_WEIGHTS:
     if getattr(config, name) < 0:
       raise ValueError(f"--{name}={getattr(config, name)} must be >= 0 (0 turns it off).")
+  for name, low in (("prior_tv", 0), ("prior_size", 0), ("prior_iterations", 1)):
+    if getattr(config, name) < low:
+      raise ValueError(f"--{name}={getattr(config, name)} must be >= {low}.")
   point_only = [n for n in PRIOR_WEIGHTS[1:] if getattr(config, n)]
   if config.parameterization != "point" and point_only:
     raise ValueError(f"--{', --'.join(point_only)} act on the point model's field over space: "

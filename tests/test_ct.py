@@ -221,6 +221,8 @@ def test_image_prior_puts_one_image_behind_all_views():
     ({"prior_weight": 1.0}, "--prior_weight act on the point model"),
     ({"tv_weight": 1e-3, "nonnegative_weight": 1.0}, "--tv_weight, --nonnegative_weight act"),
     ({"parameterization": "point", "prior_weight": -1.0}, "--prior_weight=-1.0 must be >= 0"),
+    ({"parameterization": "point", "prior_weight": 1.0, "prior_iterations": 0},
+     "--prior_iterations=0 must be >= 1"),
 ])
 def test_prior_settings_that_would_be_ignored_or_wrong_are_refused(settings, message):
   config = ct.Config(num_angles=8, num_detectors=8, subsample=2, **settings)
