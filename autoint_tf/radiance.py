@@ -51,6 +51,11 @@ class Config(training.LoopConfig):
   direction_frequencies: int = -1   # override the PE octaves of the ray orientation (-1: the
                                     # preset's)
   num_sections: int = 0             # override K (the sampling network's sections)
+  samples_per_section: int = 0      # override M, grad-network samples a section in training
+  width: int = 0                    # override the preset's hidden width (0: the preset's)
+  depth: int = 0                    # override the preset's hidden layers (0: the preset's)
+  near: float = 0.0                 # override the scene's near bound (0: the scene's); not
+  far: float = 0.0                  # for NDC (LLFF) scenes, whose rays run from 0 to 1
   view_consistent_sigma: bool = False  # sigma's network sees only the point
   shared_trunk: bool = True         # one trunk for sigma and colour (renderers.RadianceField);
                                     # False: the paper's two networks
@@ -85,17 +90,35 @@ def model_config(config):
                "shared_trunk": config.shared_trunk}
   if config.activation:
     overrides["activation"] = fields.check_activation(config.activation)
-  if config.num_sections:
-    overrides["num_sections"] = config.num_sections
-  if config.num_frequencies:
-    overrides["num_frequencies"] = config.num_frequencies
+  for name in ("num_sections", "samples_per_section", "width", "depth", "num_frequencies"):
+    if getattr(config, name) < 0:
+      raise ValueError(f"--{name}={getattr(config, name)}: give a positive count (0: the "
+                       f"{config.model!r} preset's).")
+    if getattr(config, name):
+      overrides[name] = getattr(config, name)
   if config.direction_frequencies >= 0:
     overrides["direction_frequencies"] = config.direction_frequencies
   return dataclasses.replace(base, **overrides)
 
 
 def load_views(config):
-  """(train, test) Views of the configured scene."""
+  """(train, test) Views of the configured scene, with the run's near/far if it sets them."""
+  train_views, test_views = _load_scene(config)
+  if not (config.near or config.far):
+    return train_views, test_views
+  if train_views.ndc:
+    raise ValueError(f"--near/--far: {train_views.name!r} is a forward-facing scene whose NDC "
+                     "rays always run from 0 to 1; leave --near and --far at 0.")
+  near = config.near or train_views.near
+  far = config.far or train_views.far
+  if not 0 < near < far:
+    raise ValueError(f"--near={config.near:g} --far={config.far:g}: need 0 < near < far (the "
+                     f"scene's own bounds are {train_views.near:g} and {train_views.far:g}).")
+  return (dataclasses.replace(train_views, near=near, far=far),
+          dataclasses.replace(test_views, near=near, far=far))
+
+
+def _load_scene(config):
   if config.scene == "blobs":
     return scenes.procedural_views(size=config.image_size)
   if config.scene == "npz":

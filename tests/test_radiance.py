@@ -51,3 +51,45 @@ def test_the_same_seed_gives_the_same_weights(tmp_path):
           for name in "ab"]
   for a, b in zip(runs[0].get_weights(), runs[1].get_weights()):
     np.testing.assert_array_equal(a, b)
+
+
+def test_run_overrides_reach_the_rays_the_context_and_the_networks(tmp_path):
+  config = radiance.Config(image_size=8, near=2.0, far=3.5, width=32, depth=2,
+                           samples_per_section=2, num_sections=4, steps=1, log_every=1,
+                           eval_every=0, checkpoint_every=1)
+  train, test = radiance.load_views(config)
+  for views in (train, test):
+    rays = views.rays(slice(0, 1))
+    np.testing.assert_array_equal(rays["near"], 2.0)
+    np.testing.assert_array_equal(rays["far"], 3.5)
+  batch = next(iter(scenes.ray_batches(train, 16)))
+  np.testing.assert_array_equal(batch["near"].numpy(), 2.0)
+  mc = radiance.model_config(config)
+  assert (mc.width, mc.depth, mc.samples_per_section, mc.num_sections) == (32, 2, 2, 4)
+  model, _ = radiance.train(config, train, test, str(tmp_path), progress=False)
+  hidden = {w.shape[-1] for w in model.trainable_weights if w.shape.rank == 2}
+  assert 32 in hidden and 128 not in hidden, hidden
+  # The exported and served model reads near/far from the run's context.
+  context = training.restore(str(tmp_path)).context
+  assert (context["near"], context["far"]) == (2.0, 3.5)
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (dict(near=3.0, far=2.0), r"--near=3 --far=2: need 0 < near < far"),
+    (dict(near=-1.0), r"need 0 < near < far"),
+    (dict(far=1.0), r"--near=0 --far=1: need 0 < near < far.*own bounds are 1.7 and 4.3"),
+    (dict(width=-8), r"--width=-8: give a positive count"),
+])
+def test_bad_run_overrides_are_refused_naming_the_flag(overrides, message):
+  config = radiance.Config(image_size=8, **overrides)
+  with pytest.raises(ValueError, match=message):
+    radiance.model_config(config)
+    radiance.load_views(config)
+
+
+def test_near_far_overrides_are_refused_on_ndc_scenes(monkeypatch):
+  train, test = scenes.procedural_views(num_train=1, num_test=1, size=4)
+  ndc = [dataclasses.replace(v, ndc=True, name="fern") for v in (train, test)]
+  monkeypatch.setattr(radiance, "_load_scene", lambda config: ndc)
+  with pytest.raises(ValueError, match=r"'fern' is a forward-facing scene.*leave --near"):
+    radiance.load_views(radiance.Config(near=0.5))
