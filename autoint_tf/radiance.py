@@ -56,6 +56,10 @@ class Config(training.LoopConfig):
   depth: int = 0                    # override the preset's hidden layers (0: the preset's)
   near: float = 0.0                 # override the scene's near bound (0: the scene's); not
   far: float = 0.0                  # for NDC (LLFF) scenes, whose rays run from 0 to 1
+  box: tuple = ()                   # x0,y0,z0,x1,y1,z1: the scene's bounding box, or auto:
+                                    # that of the training views' visual hull
+                                    # (scenes.silhouette_box); every ray's [near, far] is cut
+                                    # to it (not for NDC scenes)
   view_consistent_sigma: bool = False  # sigma's network sees only the point
   shared_trunk: bool = True         # one trunk for sigma and colour (renderers.RadianceField);
                                     # False: the paper's two networks
@@ -104,18 +108,38 @@ def model_config(config):
 def load_views(config):
   """(train, test) Views of the configured scene, with the run's near/far if it sets them."""
   train_views, test_views = _load_scene(config)
-  if not (config.near or config.far):
+  if not (config.near or config.far or config.box):
     return train_views, test_views
   if train_views.ndc:
-    raise ValueError(f"--near/--far: {train_views.name!r} is a forward-facing scene whose NDC "
-                     "rays always run from 0 to 1; leave --near and --far at 0.")
+    raise ValueError(f"--near/--far/--box: {train_views.name!r} is a forward-facing scene "
+                     "whose NDC rays always run from 0 to 1; leave --near and --far at 0 and "
+                     "--box empty.")
+  box = None
+  if tuple(config.box) == ("auto",):
+    box = scenes.silhouette_box(train_views)
+  elif config.box:
+    box = check_box(config.box)
   near = config.near or train_views.near
   far = config.far or train_views.far
   if not 0 < near < far:
     raise ValueError(f"--near={config.near:g} --far={config.far:g}: need 0 < near < far (the "
                      f"scene's own bounds are {train_views.near:g} and {train_views.far:g}).")
-  return (dataclasses.replace(train_views, near=near, far=far),
-          dataclasses.replace(test_views, near=near, far=far))
+  return (dataclasses.replace(train_views, near=near, far=far, box=box),
+          dataclasses.replace(test_views, near=near, far=far, box=box))
+
+
+def check_box(values):
+  """((x0, y0, z0), (x1, y1, z1)) from the six numbers of --box, or a ValueError naming it."""
+  try:
+    numbers = [float(v) for v in values]
+  except ValueError:
+    numbers = []
+  if len(numbers) != 6 or not all(np.isfinite(numbers)) or not all(
+      a < b for a, b in zip(numbers[:3], numbers[3:])):
+    raise ValueError(f"--box={','.join(map(str, values))}: give six numbers x0,y0,z0,x1,y1,z1 "
+                     "with x0 < x1, y0 < y1, z0 < z1 (the scene's bounding box in world units), "
+                     "or auto.")
+  return tuple(numbers[:3]), tuple(numbers[3:])
 
 
 def _load_scene(config):

@@ -145,16 +145,36 @@ def ndc_rays(height, width, focal, near, rays_o, rays_d):
   return o, d
 
 
-def scene_rays(rays_o, rays_d, near, far, ndc=None):
+def scene_rays(rays_o, rays_d, near, far, ndc=None, box=None):
   """The rays a model of a scene sees: dict of rays_o, rays_d [B, 3], near, far [B].
 
   ndc: None, or (height, width, focal) of a forward-facing scene, whose models were trained
   on NDC rays (then near/far are replaced by 0/1).
+  box: None, or the scene's bounding box ((x0, y0, z0), (x1, y1, z1)): [near, far] is cut to
+  the part of each ray inside it (`clip_to_box`).
   """
   if ndc is not None:
     rays_o, rays_d = ndc_rays(*ndc, 1.0, rays_o, rays_d)
     near, far = tf.zeros_like(near), tf.ones_like(far)
+  if box is not None:
+    near, far = clip_to_box(rays_o, rays_d, near, far, box)
   return {"rays_o": rays_o, "rays_d": rays_d, "near": near, "far": far}
+
+
+def clip_to_box(rays_o, rays_d, near, far, box):
+  """[near, far] [B] cut to where o + t d lies inside the box ((x0, y0, z0), (x1, y1, z1))
+  (slab test). Rays that miss the box inside [near, far] keep [near, far]: the model still
+  learns that space there is empty, and no section has zero length."""
+  lo = tf.constant(box[0], rays_o.dtype)
+  hi = tf.constant(box[1], rays_o.dtype)
+  # d_i = 0 becomes 1e-12: a slab the ray runs inside (or outside) of for any finite t.
+  inv = 1.0 / tf.where(tf.abs(rays_d) < 1e-12, tf.constant(1e-12, rays_d.dtype), rays_d)
+  t_lo, t_hi = (lo - rays_o) * inv, (hi - rays_o) * inv
+  enter = tf.reduce_max(tf.minimum(t_lo, t_hi), -1)
+  leave = tf.reduce_min(tf.maximum(t_lo, t_hi), -1)
+  clipped_near, clipped_far = tf.maximum(near, enter), tf.minimum(far, leave)
+  hit = clipped_near < clipped_far
+  return tf.where(hit, clipped_near, near), tf.where(hit, clipped_far, far)
 
 
 def broadcast_rays(rays_o, rays_d, t):

@@ -32,6 +32,7 @@ class Views:
   name: str = ""
   ndc: bool = False             # LLFF forward-facing: rays in normalized device coordinates
   depth: Optional[np.ndarray] = None  # [V, H, W] reference depth, when known
+  box: Optional[tuple] = None   # ((x0, y0, z0), (x1, y1, z1)): rays cut to it (rays.clip_to_box)
 
   @property
   def height(self):
@@ -56,7 +57,7 @@ class Views:
     rays_o, rays_d = tf.reshape(rays_o, [-1, 3]), tf.reshape(rays_d, [-1, 3])
     count = int(rays_o.shape[0])
     out = rays_lib.scene_rays(rays_o, rays_d, tf.fill([count], float(self.near)),
-                              tf.fill([count], float(self.far)), self.ndc_camera)
+                              tf.fill([count], float(self.far)), self.ndc_camera, self.box)
     out = {k: v.numpy().astype(np.float32) for k, v in out.items()}
     out["rgb"] = views.images.reshape(-1, 3).astype(np.float32)
     return out
@@ -70,7 +71,8 @@ class Views:
     """What a model trained on these views needs to know at render time (JSON-able)."""
     return {"background": [float(c) for c in self.background], "near": float(self.near),
             "far": float(self.far), "ndc": bool(self.ndc), "height": self.height,
-            "width": self.width, "focal": float(self.focal)}
+            "width": self.width, "focal": float(self.focal),
+            "box": None if self.box is None else [list(map(float, c)) for c in self.box]}
 
 
 def ray_batches(views, batch_size, seed=0, start_step=0):
@@ -92,11 +94,63 @@ def ray_batches(views, batch_size, seed=0, start_step=0):
     rays_o, rays_d = rays_lib.pixel_rays(tf.gather(poses, view), tf.stack(
         [tf.cast(col, tf.float32), tf.cast(row, tf.float32)], -1), views.focal, h, w)
     out = rays_lib.scene_rays(rays_o, rays_d, tf.fill([batch_size], float(views.near)),
-                              tf.fill([batch_size], float(views.far)), views.ndc_camera)
+                              tf.fill([batch_size], float(views.far)), views.ndc_camera,
+                              views.box)
     return {**out, "rgb": tf.gather_nd(images, tf.stack([view, row, col], -1)), "index": index}
 
   return (tf.data.Dataset.counter(start_step).map(batch, num_parallel_calls=tf.data.AUTOTUNE)
           .prefetch(tf.data.AUTOTUNE))
+
+
+def silhouette_box(views, resolution=48, tolerance=1.5 / 255):
+  """The bounding box ((x0, y0, z0), (x1, y1, z1)) of the scene's visual hull: the points
+  that every view seeing them shows as foreground (a pixel that differs from the background
+  colour by more than `tolerance`), among the points at least half of the views see. Carved
+  twice on a grid of `resolution`^3: over the cube the cameras span, then over the box found,
+  each grown by one cell on every side.
+
+  For object captures on a plain background (Blender, tiny-NeRF npz); a forward-facing scene
+  (NDC rays) has no background to carve with. The hull contains the object (silhouettes only
+  remove empty space), so cutting rays to this box loses nothing the views can show.
+  """
+  if views.ndc:
+    raise ValueError(f"{views.name!r} is a forward-facing scene (NDC rays): it has no plain "
+                     "background to carve a bounding box from.")
+  poses = np.asarray(views.poses, np.float32)[:, :3, :4]
+  background = np.asarray(views.background, np.float32)
+  masks = np.abs(views.images - background).max(-1) > tolerance   # [V, H, W] foreground
+  # Grown by a pixel: a point of the object can project up to half a pixel off the nearest
+  # pixel whose ray meets it.
+  padded = np.pad(masks, ((0, 0), (1, 1), (1, 1)))
+  masks = np.any([padded[:, 1 + i:1 + i + views.height, 1 + j:1 + j + views.width]
+                  for i in (-1, 0, 1) for j in (-1, 0, 1)], 0)
+  half = float(np.abs(poses[:, :, 3]).max())
+  lo, hi = np.full(3, -half), np.full(3, half)
+  for _ in range(2):
+    axes = [np.linspace(a, b, resolution, dtype=np.float32) for a, b in zip(lo, hi)]
+    cell = (hi - lo) / (resolution - 1)
+    points = np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, 3)
+    keep = np.ones(len(points), bool)
+    seen = np.zeros(len(points), np.int32)
+    for mask, pose in zip(masks, poses):
+      camera = (points - pose[:, 3]) @ pose[:, :3]            # camera frame: -z forward
+      z = np.maximum(-camera[:, 2], 1e-6)
+      # The nearest pixel: pixel (i, j)'s ray runs through (i, j) exactly (rays.py).
+      col = np.floor(views.focal * camera[:, 0] / z + views.width / 2 + 0.5)
+      row = np.floor(-views.focal * camera[:, 1] / z + views.height / 2 + 0.5)
+      inside = ((-camera[:, 2] > 0) & (col >= 0) & (col < views.width) & (row >= 0) &
+                (row < views.height))
+      seen += inside
+      c = np.clip(col, 0, views.width - 1).astype(np.int64)
+      r = np.clip(row, 0, views.height - 1).astype(np.int64)
+      keep &= ~inside | mask[r, c]
+    keep &= seen >= max(len(views) // 2, 1)
+    if not keep.any():
+      raise ValueError(f"{views.name!r}: no point is foreground in every view that sees it; "
+                       "are the images composited on the background colour "
+                       f"{tuple(views.background)} (white_background)?")
+    lo, hi = points[keep].min(0) - cell, points[keep].max(0) + cell
+  return tuple(float(v) for v in lo), tuple(float(v) for v in hi)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -64,6 +64,9 @@ LEGO_VARIANTS = {
     "view-consistent sigma": dict(view_consistent_sigma=True),
     "near 2.5, far 5.5": dict(near=2.5, far=5.5),
     "lr 1e-2": dict(learning_rate=1e-2),
+    "box of the visual hull": dict(box=("auto",)),
+    "box of the visual hull, PE 8, 2 samples a section": dict(
+        box=("auto",), num_frequencies=8, samples_per_section=2),
 }
 SCENES = {"blobs": (VARIANTS, {}),
           "lego": (LEGO_VARIANTS, dict(scene="npz", data_path=os.path.join(
@@ -77,6 +80,8 @@ flags.DEFINE_integer("image_size", 32, "View size of the built-in scene.")
 flags.DEFINE_string("section", "", "BENCHMARKS.md section (default: "
                     "radiance_recipe_<budget>min).")
 flags.DEFINE_bool("write", True, "Write results and the BENCHMARKS.md table.")
+flags.DEFINE_bool("merge", False, "Keep the saved rows of the section's other variants (run "
+                  "at the same budget) and replace those run now.")
 FLAGS = flags.FLAGS
 
 
@@ -91,16 +96,16 @@ def main(argv):
                              steps=1_000_000, budget_minutes=FLAGS.budget_minutes,
                              eval_every=0, checkpoint_every=1_000_000, log_every=50, **scene)
   rows = []
-  for name in FLAGS.variant or list(variants):
-    config = dataclasses.replace(base, **variants[name])
+  for variant in FLAGS.variant or list(variants):
+    config = dataclasses.replace(base, **variants[variant])
     train_views, test_views = radiance.load_views(config)
     model, history = radiance.train(config, train_views, test_views,
                                     tempfile.mkdtemp(prefix="recipe_"), progress=False)
     (row,), _ = radiance.evaluate(model, test_views, "autoint", sections=(8,))
     train_psnr = metrics.psnr_from_mse(history["final_loss"])
-    rows.append({"variant": name, "overrides": variants[name], "steps": history["last_step"],
-                 "train_seconds": history["train_seconds"], "psnr": row["psnr"],
-                 "ssim": row["ssim"], "train_batch_psnr": train_psnr})
+    rows.append({"variant": variant, "overrides": variants[variant],
+                 "steps": history["last_step"], "train_seconds": history["train_seconds"],
+                 "psnr": row["psnr"], "ssim": row["ssim"], "train_batch_psnr": train_psnr})
     print(json.dumps(rows[-1]), flush=True)
   if FLAGS.scene == "blobs":
     command = f"--budget_minutes={FLAGS.budget_minutes:g}"
@@ -112,6 +117,18 @@ def main(argv):
     what = ("lego 100×100 on white, each lever alone on `radiance.Config()` (shared trunk 4×128 "
             "swish, PE 6, 256 rays, lr 5e-3 × 0.2 / 3200 steps)")
     section, title = "radiance_levers_lego", "Training levers on lego 100×100"
+  name = FLAGS.section or f"{section}_{FLAGS.budget_minutes:g}min"
+  saved = os.path.join(ROOT, "benchmarks", "results", f"{name}.json")
+  if FLAGS.merge and os.path.exists(saved):
+    with open(saved) as f:
+      old = json.load(f)
+    if old["budget_minutes"] != FLAGS.budget_minutes:
+      raise app.UsageError(f"--merge: {saved} was run at {old['budget_minutes']:g} minutes, "
+                           f"not {FLAGS.budget_minutes:g}.")
+    ran = {r["variant"] for r in rows}
+    order = list(variants)
+    rows = sorted([r for r in old["rows"] if r["variant"] not in ran] + rows,
+                  key=lambda r: order.index(r["variant"]) if r["variant"] in order else 99)
   text = (f"`python -m benchmarks.radiance_recipe {command}` ({what}, each variant trained "
           "alone for the same wall-clock budget, held-out PSNR at N = 8 on all "
           f"{len(test_views)} test views):\n\n" + report.table(
@@ -120,8 +137,7 @@ def main(argv):
                 f"{r['train_batch_psnr']:.2f}"] for r in rows]))
   print(text)
   if FLAGS.write:
-    report.publish(FLAGS.section or f"{section}_{FLAGS.budget_minutes:g}min",
-                   f"{title}, {FLAGS.budget_minutes:g} minutes", text,
+    report.publish(name, f"{title}, {FLAGS.budget_minutes:g} minutes", text,
                    {"rows": rows, "budget_minutes": FLAGS.budget_minutes})
 
 

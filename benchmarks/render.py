@@ -49,6 +49,10 @@ class Options:
   white_background: bool = True       # composite on white (NeRF's Blender convention)
   budget_minutes: float = 45.0        # training minutes of each model
   batch_size: int = radiance.Config.batch_size  # rays a step
+  num_frequencies: int = 0            # PE octaves of the point (0: the tiny preset's)
+  samples_per_section: int = 0        # AutoInt's grad-network samples a section (0: preset's)
+  box: tuple = ()                     # scene box of both models (radiance.Config.box; auto:
+                                      # the training views' visual hull)
   decay_fraction: float = 0.64        # lr x 0.2 every decay_fraction x budget steps
   calibration_steps: int = 60         # steps of the rate-measuring run
   curve_points: int = 10              # evaluations along each training run
@@ -124,7 +128,8 @@ def main(argv):
   del argv
   base = radiance.Config(scene=FLAGS.scene, data_path=FLAGS.data_path,
                          downscale=FLAGS.downscale, white_background=FLAGS.white_background,
-                         batch_size=FLAGS.batch_size)
+                         batch_size=FLAGS.batch_size, num_frequencies=FLAGS.num_frequencies,
+                         samples_per_section=FLAGS.samples_per_section, box=tuple(FLAGS.box))
   train_views, test_views = radiance.load_views(base)
   if FLAGS.test_views:
     test_views = test_views.subset(slice(0, FLAGS.test_views))
@@ -177,9 +182,11 @@ def _command_flags():
   """The flags of this run that change the result, as typed on a command line."""
   parts = []
   for k in ("scene", "data_path", "downscale", "white_background", "budget_minutes",
-            "batch_size", "test_views", "name"):
-    value = FLAGS[k].value
-    if value != FLAGS[k].default:
+            "batch_size", "num_frequencies", "samples_per_section", "box", "test_views",
+            "name"):
+    value, default = (",".join(v) if isinstance(v, list) else v
+                      for v in (FLAGS[k].value, FLAGS[k].default))
+    if value != default:
       parts.append(f"--{k}" if value is True else f"--no{k}" if value is False else
                    f"--{k}={value}")
   return " ".join(parts)

@@ -159,8 +159,10 @@ def radiance_functions(model, info, num_sections=8, max_batch=DEFAULT_MAX_BATCH,
   # Forward-facing models were trained on NDC rays in [0, 1].
   ndc = (info["height"], info["width"], info["focal"]) if info.get("ndc") else None
 
-  def rays(rays_o, rays_d, near, far):
-    return rays_lib.scene_rays(rays_o, rays_d, near, far, ndc)
+  box = info.get("box")  # the rays a model trained with a scene box saw were cut to it
+
+  def rays(rays_o, rays_d, near, far, clip=True):
+    return rays_lib.scene_rays(rays_o, rays_d, near, far, ndc, box if clip else None)
 
   def check_rays(rays_o, rays_d, **more):
     """Checks the rays (and more named per-ray inputs); returns them all, checked."""
@@ -191,7 +193,7 @@ def radiance_functions(model, info, num_sections=8, max_batch=DEFAULT_MAX_BATCH,
 
   def ray_integral(rays_o, rays_d, t0, t1):
     rays_o, rays_d, t0, t1 = check_rays(rays_o, rays_d, t0=t0, t1=t1)
-    r = rays(rays_o, rays_d, t0, t1)
+    r = rays(rays_o, rays_d, t0, t1, clip=False)  # the integral over [t0, t1] as asked
     inputs = {"origin": r["rays_o"], "direction": r["rays_d"]}
 
     def both(x):  # [..., 1 + 3]: sigma and colour integral networks

@@ -93,3 +93,36 @@ def test_near_far_overrides_are_refused_on_ndc_scenes(monkeypatch):
   monkeypatch.setattr(radiance, "_load_scene", lambda config: ndc)
   with pytest.raises(ValueError, match=r"'fern' is a forward-facing scene.*leave --near"):
     radiance.load_views(radiance.Config(near=0.5))
+
+
+def test_a_scene_box_cuts_training_test_and_served_rays_alike(tmp_path):
+  from serving import export  # pylint: disable=g-import-not-at-top
+  config = radiance.Config(image_size=8, box=("-0.8", "-0.8", "-0.8", "0.8", "0.8", "0.8"),
+                           num_sections=4, width=16, depth=2, steps=2, log_every=1,
+                           eval_every=0, checkpoint_every=1, batch_size=64)
+  train, test = radiance.load_views(config)
+  box = ((-0.8,) * 3, (0.8,) * 3)
+  assert train.box == test.box == box
+  rays = test.rays(slice(0, 1))
+  hit = rays["near"] > test.near
+  assert 0 < hit.sum() < len(hit)  # the views see the box and the space around it
+  x = rays["rays_o"][hit] + rays["near"][hit, None] * rays["rays_d"][hit]
+  np.testing.assert_allclose(np.abs(x).max(-1), 0.8, atol=1e-5)
+  batch = next(iter(scenes.ray_batches(train, 256)))
+  assert np.all(batch["far"].numpy() - batch["near"].numpy() <= 1.6 * np.sqrt(3) * 1.5)
+  model, _ = radiance.train(config, train, test, str(tmp_path / "run"), progress=False)
+  assert training.restore(str(tmp_path / "run")).context["box"] == [[-0.8] * 3, [0.8] * 3]
+  # The export renders what render_views renders (the box is in the run's context).
+  path = export.export(str(tmp_path / "run"), str(tmp_path / "export"), "boxed")
+  served = tf.saved_model.load(path).signatures["render_rays"]
+  got = served(rays_o=tf.constant(rays["rays_o"]), rays_d=tf.constant(rays["rays_d"]))
+  want = radiance.render_views(model, test.subset(slice(0, 1)), "autoint")
+  np.testing.assert_allclose(got["rgb"].numpy(), want["rgb"].reshape(-1, 3), atol=1e-5)
+  np.testing.assert_allclose(got["depth"].numpy(), want["depth"].reshape(-1), atol=1e-4)
+
+
+@pytest.mark.parametrize("box", [("1", "2", "3"), ("0", "0", "0", "1", "1", "-1"),
+                                 ("a", "0", "0", "1", "1", "1")])
+def test_bad_boxes_are_refused_naming_the_flag(box):
+  with pytest.raises(ValueError, match=r"--box=.*: give six numbers x0,y0,z0,x1,y1,z1"):
+    radiance.load_views(radiance.Config(image_size=8, box=box))

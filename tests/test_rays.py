@@ -1,6 +1,7 @@
 """Tests of autoint_tf.rays: camera rays against NeRF's get_rays, projection, NDC rays."""
 
 import numpy as np
+import tensorflow as tf
 
 from autoint_tf import rays
 from autoint_tf import scenes
@@ -61,3 +62,46 @@ def test_spiral_poses_circle_the_average_camera_and_look_at_the_focus_point():
     np.testing.assert_allclose(-pose[:3, 2], look, atol=1e-5)  # OpenGL: -z looks forward
     np.testing.assert_allclose(pose[:3, :3] @ pose[:3, :3].T, np.eye(3), atol=1e-5)
     assert pose[1, 1] > 0.9  # +y stays up
+
+
+def test_clip_to_box_cuts_each_ray_to_the_box_by_closed_forms():
+  box = ((-1.0, -2.0, -0.5), (1.0, 2.0, 0.5))
+  rays_o = tf.constant([[-5.0, 0.0, 0.0],    # along +x through the middle: x in [-1, 1]
+                        [0.0, 6.0, 0.2],     # along -y at 2 units a t: y in [2, -2]
+                        [-3.0, -4.0, 0.0],   # diagonal (1, 1, 0): enters at x = -1 (t = 2),
+                                             # leaves at x = 1 (t = 4), y in [-2, 0] on the way
+                        [0.0, 0.0, 3.0],     # along +x above the box: misses
+                        [0.0, 0.0, 0.0]])    # starts inside: near stays, leaves at x = 1
+  rays_d = tf.constant([[1.0, 0.0, 0.0], [0.0, -2.0, 0.0], [1.0, 1.0, 0.0], [1.0, 0.0, 0.0],
+                        [1.0, 0.0, 0.0]])
+  near, far = tf.constant([0.5, 0.5, 0.5, 0.5, 0.25]), tf.constant([10.0, 10.0, 10.0, 9.0, 0.75])
+  clipped_near, clipped_far = rays.clip_to_box(rays_o, rays_d, near, far, box)
+  np.testing.assert_allclose(clipped_near.numpy(), [4.0, 2.0, 2.0, 0.5, 0.25], atol=1e-6)
+  np.testing.assert_allclose(clipped_far.numpy(), [6.0, 4.0, 4.0, 9.0, 0.75], atol=1e-6)
+  # scene_rays applies it; without a box the bounds stay.
+  out = rays.scene_rays(rays_o, rays_d, near, far, box=box)
+  np.testing.assert_allclose(out["near"].numpy(), clipped_near.numpy())
+  np.testing.assert_array_equal(rays.scene_rays(rays_o, rays_d, near, far)["far"].numpy(),
+                                far.numpy())
+
+
+def test_clipped_rays_begin_and_end_on_the_box_faces():
+  box = ((-0.6, -1.1, -0.5), (0.6, 1.1, 1.0))
+  rng = np.random.default_rng(0)
+  rays_o = rng.normal(size=[512, 3]) * 4
+  rays_d = rng.uniform(-1.5, 1.5, size=[512, 3]) - rays_o  # towards points around the box
+  near, far = np.zeros(512), np.full(512, 50.0)
+  a, b = (t.numpy() for t in rays.clip_to_box(tf.constant(rays_o), tf.constant(rays_d),
+                                                tf.constant(near), tf.constant(far), box))
+  hit = (a != near) | (b != far)
+  lo, hi = np.array(box[0]), np.array(box[1])
+  for t in (a[hit], b[hit]):
+    x = rays_o[hit] + t[:, None] * rays_d[hit]
+    assert np.all((x >= lo - 1e-9) & (x <= hi + 1e-9))
+    on_face = np.isclose(x, lo, atol=1e-9) | np.isclose(x, hi, atol=1e-9)
+    assert np.all(on_face.any(-1) | (t == 0))
+  # Misses: no point of the ray in [near, far] is inside (checked by dense sampling).
+  t = np.linspace(0, 50, 20001)
+  x = rays_o[~hit, None] + t[:, None] * rays_d[~hit, None]
+  assert not np.any(np.all((x >= lo) & (x <= hi), -1))
+  assert 50 < hit.sum() < 500

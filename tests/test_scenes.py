@@ -1,5 +1,6 @@
 """Tests of autoint_tf.scenes: the procedural scene, the NeRF data loaders, ray batches."""
 
+import dataclasses
 import json
 import os
 
@@ -97,3 +98,23 @@ def test_ray_batches_are_pixels_of_the_views_and_repeatable():
     np.testing.assert_allclose(all_rays["rays_o"][k], o, atol=1e-5)
     np.testing.assert_allclose(all_rays["rays_d"][k], d, atol=1e-5)
     np.testing.assert_allclose(all_rays["rgb"][k], rgb)
+
+
+def test_silhouette_box_bounds_a_sphere_from_its_silhouettes():
+  centre, radius = np.array([0.3, -0.2, 0.1]), 0.5
+  train, _ = scenes.procedural_views(num_train=24, num_test=1, size=32)
+  rays = train.rays()
+  o, d = rays["rays_o"], rays["rays_d"]
+  t = np.sum((centre - o) * d, -1) / np.sum(d * d, -1)        # closest approach to the centre
+  miss = np.linalg.norm(o + t[:, None] * d - centre, axis=-1)
+  images = np.where(miss < radius, 0.8, 0.0)[:, None] * np.ones(3)
+  sphere = dataclasses.replace(train, images=images.reshape(train.images.shape).astype(np.float32))
+  lo, hi = map(np.array, scenes.silhouette_box(sphere))
+  # Contains the sphere (the hull contains the object), and not by much: 24 views of 32 px
+  # (a pixel is ~0.05 units at the sphere) and two cells of the 48^3 carving grid.
+  assert np.all(lo <= centre - radius) and np.all(hi >= centre + radius), (lo, hi)
+  assert np.all(lo > centre - radius - 0.2) and np.all(hi < centre + radius + 0.2), (lo, hi)
+  with pytest.raises(ValueError, match=r"no point is foreground.*white_background"):
+    scenes.silhouette_box(dataclasses.replace(sphere, images=np.zeros_like(sphere.images)))
+  with pytest.raises(ValueError, match=r"forward-facing"):
+    scenes.silhouette_box(dataclasses.replace(sphere, ndc=True))
