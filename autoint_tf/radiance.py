@@ -70,6 +70,8 @@ class Config(training.LoopConfig):
   report_sections: tuple = (4, 8, 16, 32)  # N of the final test report
   turntable_frames: int = 24        # frames of turntable.gif (0: none)
   time_quadrature: bool = True      # report also the quadrature renderer's rays/s
+  precrop_steps: int = 0            # first steps on the central half of each view (NeRF's
+                                    # precrop; guards against densities dying at the start)
   precision: str = "float32"        # Keras dtype policy of the networks: float32 or
                                     # mixed_bfloat16 (float32 variables; rendering in float32)
 
@@ -201,7 +203,8 @@ class Task(training.Task):
         batch["u"] = tf.random.stateless_uniform([b, config.num_fine], seed + 1)
       return batch
 
-    return scenes.ray_batches(self.train_views, b, config.seed, start_step).map(add_jitter)
+    return scenes.ray_batches(self.train_views, b, config.seed, start_step,
+                              config.precrop_steps).map(add_jitter)
 
   def loss(self, model, batch):
     """Squared colour error per ray [B] (the NeRF baseline adds its coarse pass, as NeRF)."""

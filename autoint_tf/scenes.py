@@ -75,12 +75,15 @@ class Views:
             "box": None if self.box is None else [list(map(float, c)) for c in self.box]}
 
 
-def ray_batches(views, batch_size, seed=0, start_step=0):
+def ray_batches(views, batch_size, seed=0, start_step=0, precrop_steps=0, precrop_fraction=0.5):
   """An endless tf.data pipeline of ray batches drawn uniformly (with replacement) from every
   pixel of every view: dicts of rays_o, rays_d [B, 3], near, far [B], rgb [B, 3].
 
   Batch k is a pure function of (seed, start_step + k): resuming at a step continues the same
   sequence. Rays are made from the poses on the fly, so memory holds only the images.
+  Batches before step `precrop_steps` draw only from the central `precrop_fraction` of each
+  image's height and width (NeRF's precrop: on object scenes the first steps then see the
+  object, not mostly background, which can kill every density at the start).
   """
   images = tf.constant(views.images, tf.float32)
   poses = tf.constant(views.poses[:, :3, :4], tf.float32)
@@ -91,6 +94,12 @@ def ray_batches(views, batch_size, seed=0, start_step=0):
     view = tf.random.stateless_uniform([batch_size], seed_v, 0, v, tf.int32)
     pix = tf.random.stateless_uniform([batch_size], seed_v + 7, 0, h * w, tf.int32)
     row, col = pix // w, pix % w
+    if precrop_steps:
+      ch, cw = max(int(h * precrop_fraction), 1), max(int(w * precrop_fraction), 1)
+      crop = tf.random.stateless_uniform([batch_size], seed_v + 7, 0, ch * cw, tf.int32)
+      early = index < precrop_steps
+      row = tf.where(early, (h - ch) // 2 + crop // cw, row)
+      col = tf.where(early, (w - cw) // 2 + crop % cw, col)
     rays_o, rays_d = rays_lib.pixel_rays(tf.gather(poses, view), tf.stack(
         [tf.cast(col, tf.float32), tf.cast(row, tf.float32)], -1), views.focal, h, w)
     out = rays_lib.scene_rays(rays_o, rays_d, tf.fill([batch_size], float(views.near)),

@@ -51,6 +51,8 @@ class Options:
   batch_size: int = radiance.Config.batch_size  # rays a step
   num_frequencies: int = 0            # PE octaves of the point (0: the tiny preset's)
   samples_per_section: int = 0        # AutoInt's grad-network samples a section (0: preset's)
+  precrop_steps: int = 0              # both models' first steps on the views' central half
+                                      # (radiance.Config.precrop_steps; NeRF's lego: 500)
   box: tuple = ()                     # scene box of both models (radiance.Config.box; auto:
                                       # the training views' visual hull)
   decay_fraction: float = 0.64        # lr x 0.2 every decay_fraction x budget steps
@@ -129,7 +131,8 @@ def main(argv):
   base = radiance.Config(scene=FLAGS.scene, data_path=FLAGS.data_path,
                          downscale=FLAGS.downscale, white_background=FLAGS.white_background,
                          batch_size=FLAGS.batch_size, num_frequencies=FLAGS.num_frequencies,
-                         samples_per_section=FLAGS.samples_per_section, box=tuple(FLAGS.box))
+                         samples_per_section=FLAGS.samples_per_section, box=tuple(FLAGS.box),
+                         precrop_steps=FLAGS.precrop_steps)
   train_views, test_views = radiance.load_views(base)
   if FLAGS.test_views:
     test_views = test_views.subset(slice(0, FLAGS.test_views))
@@ -182,8 +185,8 @@ def _command_flags():
   """The flags of this run that change the result, as typed on a command line."""
   parts = []
   for k in ("scene", "data_path", "downscale", "white_background", "budget_minutes",
-            "batch_size", "num_frequencies", "samples_per_section", "box", "test_views",
-            "name"):
+            "batch_size", "num_frequencies", "samples_per_section", "precrop_steps", "box",
+            "test_views", "name"):
     value, default = (",".join(v) if isinstance(v, list) else v
                       for v in (FLAGS[k].value, FLAGS[k].default))
     if value != default:

@@ -118,3 +118,25 @@ def test_silhouette_box_bounds_a_sphere_from_its_silhouettes():
     scenes.silhouette_box(dataclasses.replace(sphere, images=np.zeros_like(sphere.images)))
   with pytest.raises(ValueError, match=r"forward-facing"):
     scenes.silhouette_box(dataclasses.replace(sphere, ndc=True))
+
+
+def test_precrop_batches_draw_from_the_central_half_then_from_everywhere():
+  train, _ = scenes.procedural_views(num_train=2, num_test=1, size=4)
+  h, w = 20, 30
+  rows, cols = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
+  images = np.stack([rows / 100, cols / 100, np.zeros_like(rows, float)], -1)
+  views = dataclasses.replace(train, images=np.broadcast_to(
+      images, (2, h, w, 3)).astype(np.float32), focal=20.0)
+  batches = iter(scenes.ray_batches(views, 2000, seed=3, precrop_steps=2))
+  for step in range(3):
+    rgb = next(batches)["rgb"].numpy()
+    r, c = np.round(rgb[:, 0] * 100), np.round(rgb[:, 1] * 100)
+    if step < 2:  # the central 10 x 15 pixels: rows 5..14, columns 7..21
+      assert (r.min(), r.max(), c.min(), c.max()) == (5, 14, 7, 21)
+    else:
+      assert (r.min(), r.max(), c.min(), c.max()) == (0, h - 1, 0, w - 1)
+  # Resuming at step 1 continues the same sequence.
+  again = next(iter(scenes.ray_batches(views, 2000, seed=3, start_step=1, precrop_steps=2)))
+  first = iter(scenes.ray_batches(views, 2000, seed=3, precrop_steps=2))
+  next(first)
+  np.testing.assert_array_equal(next(first)["rgb"].numpy(), again["rgb"].numpy())
