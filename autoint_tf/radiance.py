@@ -108,7 +108,11 @@ def model_config(config):
 
 
 def load_views(config):
-  """(train, test) Views of the configured scene, with the run's near/far if it sets them."""
+  """(train, test) Views of the configured scene, with the run's near/far and box if it sets
+  them."""
+  if config.precrop_steps < 0:
+    raise ValueError(f"--precrop_steps={config.precrop_steps}: give 0 (off) or a positive "
+                     "number of steps.")
   train_views, test_views = _load_scene(config)
   if not (config.near or config.far or config.box):
     return train_views, test_views

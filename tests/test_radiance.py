@@ -79,6 +79,7 @@ def test_run_overrides_reach_the_rays_the_context_and_the_networks(tmp_path):
     (dict(near=-1.0), r"need 0 < near < far"),
     (dict(far=1.0), r"--near=0 --far=1: need 0 < near < far.*own bounds are 1.7 and 4.3"),
     (dict(width=-8), r"--width=-8: give a positive count"),
+    (dict(precrop_steps=-1), r"--precrop_steps=-1: give 0 \(off\) or a positive"),
 ])
 def test_bad_run_overrides_are_refused_naming_the_flag(overrides, message):
   config = radiance.Config(image_size=8, **overrides)
