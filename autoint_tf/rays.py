@@ -60,15 +60,17 @@ def pixel_rays(c2w, pixels, focal, height, width):
   return c2w[:, :, 3], tf.linalg.matvec(c2w[:, :, :3], d_gl)
 
 
-def project(c2w, points, focal, height, width):
+def project(c2w, points, focal, height, width, with_depth=False):
   """World points [P, 3] to (column, row) pixel coordinates [P, 2] of one camera: the inverse of
-  `camera_rays` (a point on the ray of pixel (i, j) projects to (i, j))."""
+  `camera_rays` (a point on the ray of pixel (i, j) projects to (i, j)). with_depth: also
+  their depth along the optical axis [P] (negative behind the camera)."""
   c2w = np.asarray(c2w, np.float64)[:3, :4]
   cam = (np.asarray(points, np.float64) - c2w[:, 3]) @ c2w[:, :3]  # world -> camera (OpenGL)
   depth = -cam[:, 2]
   col = focal * cam[:, 0] / depth + width / 2
   row = -focal * cam[:, 1] / depth + height / 2
-  return np.stack([col, row], -1)
+  pixels = np.stack([col, row], -1)
+  return (pixels, depth) if with_depth else pixels
 
 
 def look_at(eye, target=(0.0, 0.0, 0.0), up=(0.0, 0.0, 1.0)):

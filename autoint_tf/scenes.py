@@ -142,12 +142,12 @@ def silhouette_box(views, resolution=48, tolerance=1.5 / 255):
     keep = np.ones(len(points), bool)
     seen = np.zeros(len(points), np.int32)
     for mask, pose in zip(masks, poses):
-      camera = (points - pose[:, 3]) @ pose[:, :3]            # camera frame: -z forward
-      z = np.maximum(-camera[:, 2], 1e-6)
-      # The nearest pixel: pixel (i, j)'s ray runs through (i, j) exactly (rays.py).
-      col = np.floor(views.focal * camera[:, 0] / z + views.width / 2 + 0.5)
-      row = np.floor(-views.focal * camera[:, 1] / z + views.height / 2 + 0.5)
-      inside = ((-camera[:, 2] > 0) & (col >= 0) & (col < views.width) & (row >= 0) &
+      with np.errstate(divide="ignore", invalid="ignore"):  # points in the camera's plane
+        pixels, depth = rays_lib.project(pose, points, views.focal, views.height, views.width,
+                                         with_depth=True)
+        # The nearest pixel: pixel (i, j)'s ray runs through (i, j) exactly (rays.py).
+        col, row = np.nan_to_num(np.floor(pixels + 0.5)).T
+      inside = ((depth > 0) & (col >= 0) & (col < views.width) & (row >= 0) &
                 (row < views.height))
       seen += inside
       c = np.clip(col, 0, views.width - 1).astype(np.int64)
