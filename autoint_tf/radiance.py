@@ -10,6 +10,7 @@ depend on how the batch is split over replicas and a resumed run continues exact
 import dataclasses
 import os
 import time
+import warnings
 
 import numpy as np
 import tensorflow as tf
@@ -72,6 +73,10 @@ class Config(training.LoopConfig):
   time_quadrature: bool = True      # report also the quadrature renderer's rays/s
   precrop_steps: int = 0            # first steps on the central half of each view (NeRF's
                                     # precrop; guards against densities dying at the start)
+  random_background: bool = False   # training rays on a random background colour each
+                                    # (needs views with alpha: npz/blender): what the object
+                                    # does not cover must stay transparent, not take the
+                                    # background's colour
   precision: str = "float32"        # Keras dtype policy of the networks: float32 or
                                     # mixed_bfloat16 (float32 variables; rendering in float32)
 
@@ -114,6 +119,10 @@ def load_views(config):
     raise ValueError(f"--precrop_steps={config.precrop_steps}: give 0 (off) or a positive "
                      "number of steps.")
   train_views, test_views = _load_scene(config)
+  if config.random_background and train_views.alpha is None:
+    raise ValueError(f"--random_background: {train_views.name!r} has no alpha (coverage) to "
+                     "composite on other backgrounds; it needs RGBA views (npz with an alpha "
+                     "array, or Blender PNGs). Leave the flag off for this scene.")
   if not (config.near or config.far or config.box):
     return train_views, test_views
   if train_views.ndc:
@@ -205,19 +214,30 @@ class Task(training.Task):
       else:
         batch["jitter"] = tf.random.stateless_uniform([b, config.num_coarse], seed)
         batch["u"] = tf.random.stateless_uniform([b, config.num_fine], seed + 1)
+      if config.random_background:    # the pixel and the render, both on a random colour
+        batch["background"] = tf.random.stateless_uniform([b, 3], seed + 2)
+        batch["rgb"] = renderers.recomposite(batch["rgb"], batch["alpha"],
+                                             self.train_views.background,
+                                             batch["background"])
       return batch
 
     return scenes.ray_batches(self.train_views, b, config.seed, start_step,
                               config.precrop_steps).map(add_jitter)
 
   def loss(self, model, batch):
-    """Squared colour error per ray [B] (the NeRF baseline adds its coarse pass, as NeRF)."""
+    """Squared colour error per ray [B] (the NeRF baseline adds its coarse pass, as NeRF), on
+    the batch's background colours when it has them (random_background)."""
+    def error(rgb, opacity):
+      if "background" in batch:
+        rgb = renderers.recomposite(rgb, opacity, model.background, batch["background"])
+      return tf.reduce_mean(tf.square(rgb - batch["rgb"]), -1)
+
     if self.config.renderer == "autoint":
       out = model.render_training(batch, batch["jitter"])
-      return tf.reduce_mean(tf.square(out["rgb"] - batch["rgb"]), -1), None
+      return error(out["rgb"], out["opacity"]), None
     out = model.render(batch, (batch["jitter"], batch["u"]))
-    return (tf.reduce_mean(tf.square(out["rgb"] - batch["rgb"]), -1) +
-            tf.reduce_mean(tf.square(out["coarse_rgb"] - batch["rgb"]), -1)), None
+    return error(out["rgb"], out["opacity"]) + error(out["coarse_rgb"],
+                                                      out["coarse_opacity"]), None
 
   def log_metrics(self, loss):
     return {"psnr": metrics.psnr_from_mse(loss / (2 if self.config.renderer == "quadrature"
@@ -227,9 +247,25 @@ class Task(training.Task):
     view = self.test_views.subset(slice(0, 1))
     out = render_views(model, view, self.config.renderer, self.config.eval_sections)
     psnr, _ = metrics.view_metrics(out["rgb"], view.images)
+    max_opacity = float(out["opacity"].max())
+    if max_opacity < DEAD_OPACITY:
+      warnings.warn(dead_densities_message(self.config, step, max_opacity))
     depth = out["depth"][..., None] / max(float(out["depth"].max()), 1e-6)
-    return {"psnr": psnr}, {"rgb": np.concatenate([np.clip(out["rgb"], 0, 1), view.images], 2),
-                            "depth": depth}
+    images = {"rgb": np.concatenate([np.clip(out["rgb"], 0, 1), view.images], 2),
+              "depth": depth}
+    return {"psnr": psnr, "max_opacity": max_opacity}, images
+
+
+DEAD_OPACITY = 1e-4  # a validation view with no pixel more opaque than this shows nothing
+
+
+def dead_densities_message(config, step, max_opacity):
+  """What to do when the model renders nothing: every density is <= 0, so relu passes no
+  gradient and no step can bring it back (seen on lego with the box at an unlucky seed)."""
+  return (f"{config.renderer} at step {step}: the validation view shows no density (max "
+          f"opacity {max_opacity:.1e}): every sigma is <= 0 and gets no gradient, so training "
+          "cannot recover. Restart with --precrop_steps=500 (the first steps on the object, "
+          "not the background) or another --seed.")
 
 
 def train(config, train_views, test_views, workdir, strategy=None, progress=True):

@@ -85,6 +85,12 @@ def composite(sigma, color, delta, t_mid, background, portable=False):
   return rgb, depth, opacity, weights
 
 
+def recomposite(rgb, opacity, background, new_background):
+  """rgb [..., 3] composited on `background` -> the same render on `new_background` [..., 3]
+  (per ray or one colour): what shows through the ray's transparency (1 - opacity) changes."""
+  return rgb + (1.0 - opacity)[..., None] * (new_background - tf.cast(background, rgb.dtype))
+
+
 def _radiance_field(config, name, dtype):
   return fields.RadianceField(config.num_frequencies, config.direction_frequencies, config.depth,
                               config.width, config.activation, head_depth=config.head_depth,
@@ -323,12 +329,13 @@ class QuadratureRenderer(keras.Model):
     bins = near + (far - near) * tf.linspace(0.0, 1.0, c + 1)[None]      # [B, C + 1]
     t_coarse = bins[:, :-1] + (bins[:, 1:] - bins[:, :-1]) * jitter
     coarse, weights = self._render_at(rays, t_coarse)
+    first = {"coarse_rgb": coarse["rgb"], "coarse_opacity": coarse["opacity"]}
     if f == 0:
-      return {**coarse, "coarse_rgb": coarse["rgb"]}
+      return {**coarse, **first}
     t_fine = sample_pdf(bins, tf.stop_gradient(weights), f, u)
     t_all = tf.sort(tf.concat([t_coarse, tf.stop_gradient(t_fine)], -1), -1)
     fine, _ = self._render_at(rays, t_all)
-    return {**fine, "coarse_rgb": coarse["rgb"]}
+    return {**fine, **first}
 
   def evaluations_per_ray(self, num_sections=None):
     del num_sections

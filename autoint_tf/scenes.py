@@ -33,6 +33,8 @@ class Views:
   ndc: bool = False             # LLFF forward-facing: rays in normalized device coordinates
   depth: Optional[np.ndarray] = None  # [V, H, W] reference depth, when known
   box: Optional[tuple] = None   # ((x0, y0, z0), (x1, y1, z1)): rays cut to it (rays.clip_to_box)
+  alpha: Optional[np.ndarray] = None  # [V, H, W] coverage in [0, 1], when known: images are
+                                      # then premultiplied colour + (1 - alpha) * background
 
   @property
   def height(self):
@@ -47,7 +49,8 @@ class Views:
 
   def subset(self, index):
     return dataclasses.replace(self, images=self.images[index], poses=self.poses[index],
-                               depth=None if self.depth is None else self.depth[index])
+                               depth=None if self.depth is None else self.depth[index],
+                               alpha=None if self.alpha is None else self.alpha[index])
 
   def rays(self, index=None):
     """All rays of views `index` (default all), flat: dict of rays_o, rays_d [R, 3],
@@ -77,7 +80,8 @@ class Views:
 
 def ray_batches(views, batch_size, seed=0, start_step=0, precrop_steps=0, precrop_fraction=0.5):
   """An endless tf.data pipeline of ray batches drawn uniformly (with replacement) from every
-  pixel of every view: dicts of rays_o, rays_d [B, 3], near, far [B], rgb [B, 3].
+  pixel of every view: dicts of rays_o, rays_d [B, 3], near, far [B], rgb [B, 3] (and alpha
+  [B] when the views have it).
 
   Batch k is a pure function of (seed, start_step + k): resuming at a step continues the same
   sequence. Rays are made from the poses on the fly, so memory holds only the images.
@@ -86,6 +90,7 @@ def ray_batches(views, batch_size, seed=0, start_step=0, precrop_steps=0, precro
   object, not mostly background, which can kill every density at the start).
   """
   images = tf.constant(views.images, tf.float32)
+  alpha = None if views.alpha is None else tf.constant(views.alpha, tf.float32)
   poses = tf.constant(views.poses[:, :3, :4], tf.float32)
   v, h, w = len(views), views.height, views.width
 
@@ -105,7 +110,11 @@ def ray_batches(views, batch_size, seed=0, start_step=0, precrop_steps=0, precro
     out = rays_lib.scene_rays(rays_o, rays_d, tf.fill([batch_size], float(views.near)),
                               tf.fill([batch_size], float(views.far)), views.ndc_camera,
                               views.box)
-    return {**out, "rgb": tf.gather_nd(images, tf.stack([view, row, col], -1)), "index": index}
+    where = tf.stack([view, row, col], -1)
+    out.update(rgb=tf.gather_nd(images, where), index=index)
+    if alpha is not None:
+      out["alpha"] = tf.gather_nd(alpha, where)
+    return out
 
   return (tf.data.Dataset.counter(start_step).map(batch, num_parallel_calls=tf.data.AUTOTUNE)
           .prefetch(tf.data.AUTOTUNE))
@@ -351,7 +360,7 @@ def load_blender(root, split="train", downscale=1, white_background=True, max_vi
   frames = meta["frames"]
   if not isinstance(frames, list) or not frames:
     raise ValueError(f"{path!r}: 'frames' is empty or not a list; {needs}.")
-  images, poses, files = [], [], []
+  images, alphas, poses, files = [], [], [], []
   for i, frame in enumerate(frames[:max_views]):
     where = f"{path!r}, frames[{i}]"
     if not isinstance(frame, dict) or not isinstance(frame.get("file_path"), str):
@@ -371,14 +380,16 @@ def load_blender(root, split="train", downscale=1, white_background=True, max_vi
       bg = 1.0 if white_background else 0.0
       rgb = rgb * alpha[..., None] + bg * (1 - alpha[..., None])
     images.append(_downscale(rgb, downscale))
+    alphas.append(None if alpha is None else _downscale(alpha[..., None], downscale)[..., 0])
     poses.append(matrix)
     files.append(file)
   _same_sizes(images, files, path)
   width = images[0].shape[1]
   focal = 0.5 * width / np.tan(0.5 * angle)
   bg = (1.0,) * 3 if white_background else (0.0,) * 3
+  alpha = None if any(a is None for a in alphas) else np.stack(alphas).astype(np.float32)
   return Views(np.stack(images), check_cameras(np.stack(poses), repr(path)), float(focal), 2.0, 6.0,
-               bg, f"{os.path.basename(os.path.normpath(root))}/{split}")
+               bg, f"{os.path.basename(os.path.normpath(root))}/{split}", alpha=alpha)
 
 
 def load_npz(path, num_test=None, white_background=False):
@@ -416,16 +427,17 @@ def load_npz(path, num_test=None, white_background=False):
   if images.shape[-1] == 4 and "alpha" not in arrays:
     arrays["alpha"] = images[..., 3]
   images = images[..., :3]
-  background = (0.0, 0.0, 0.0)
-  if white_background:
-    if "alpha" not in arrays:
-      raise ValueError(f"{path!r} has no alpha array: it cannot be composited on white.")
+  background, alpha = (0.0, 0.0, 0.0), None
+  if "alpha" in arrays:
     alpha = unit_pixels(arrays["alpha"], f"{path!r} alpha")
     if alpha.shape != images.shape[:3]:
       raise ValueError(f"{path!r}: alpha of shape {alpha.shape}, images {images.shape[:3]}.")
+  if white_background:
+    if alpha is None:
+      raise ValueError(f"{path!r} has no alpha array: it cannot be composited on white.")
     images = images + (1.0 - alpha[..., None])
     background = (1.0, 1.0, 1.0)
-  views = Views(images, poses, focal, 2.0, 6.0, background, os.path.basename(path))
+  views = Views(images, poses, focal, 2.0, 6.0, background, os.path.basename(path), alpha=alpha)
   if "i_test" in arrays:
     test = np.asarray(arrays["i_test"])
     train = np.asarray(arrays.get("i_train", np.setdiff1d(np.arange(len(views)), test)))

@@ -67,6 +67,9 @@ LEGO_VARIANTS = {
     "box of the visual hull": dict(box=("auto",)),
     "box of the visual hull, PE 8, 2 samples a section": dict(
         box=("auto",), num_frequencies=8, samples_per_section=2),
+    "random background": dict(random_background=True),
+    "box, PE 8, 2 samples, random background": dict(
+        box=("auto",), num_frequencies=8, samples_per_section=2, random_background=True),
 }
 SCENES = {"blobs": (VARIANTS, {}),
           "lego": (LEGO_VARIANTS, dict(scene="npz", data_path=os.path.join(

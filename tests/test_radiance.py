@@ -1,6 +1,7 @@
 """Tests of autoint_tf.radiance: training the renderers on the engine, the NaN stop."""
 
 import dataclasses
+import warnings
 
 import numpy as np
 import pytest
@@ -127,3 +128,59 @@ def test_a_scene_box_cuts_training_test_and_served_rays_alike(tmp_path):
 def test_bad_boxes_are_refused_naming_the_flag(box):
   with pytest.raises(ValueError, match=r"--box=.*: give six numbers x0,y0,z0,x1,y1,z1"):
     radiance.load_views(radiance.Config(image_size=8, box=box))
+
+
+def _covered_views(size=6):
+  """Procedural cameras with known coverage: premultiplied colour alpha * (1, 0.5, 0) on white."""
+  train, _ = scenes.procedural_views(num_train=2, num_test=1, size=size)
+  alpha = np.random.default_rng(1).uniform(0, 1, (2, size, size)).astype(np.float32)
+  premultiplied = alpha[..., None] * np.float32([1.0, 0.5, 0.0])
+  return dataclasses.replace(train, images=premultiplied + 1 - alpha[..., None],
+                             background=(1.0, 1.0, 1.0), alpha=alpha)
+
+
+def test_random_backgrounds_put_pixels_and_renders_on_the_same_colour():
+  views = _covered_views()
+  for renderer in ("autoint", "quadrature"):
+    config = radiance.Config(random_background=True, renderer=renderer, batch_size=64,
+                             num_sections=4, width=16, depth=2, num_coarse=8, num_fine=8)
+    task = radiance.Task(config, views, views)
+    batch = next(iter(task.dataset(0)))
+    a, bg = batch["alpha"].numpy()[:, None], batch["background"].numpy()
+    assert bg.std() > 0.2  # a colour of its own for each ray
+    np.testing.assert_allclose(batch["rgb"], a * [1.0, 0.5, 0.0] + (1 - a) * bg, atol=1e-6)
+    # The loss is the render's on those colours: one colour for all rays, against a copy of
+    # the model built on that background.
+    batch["background"] = tf.fill([64, 3], 0.3)
+    model = task.build_model()
+    on_grey = radiance.make_renderer(config, (0.3, 0.3, 0.3)).build_all()
+    on_grey.set_weights(model.get_weights())
+    plain = {k: v for k, v in batch.items() if k != "background"}
+    got, _ = task.loss(model, batch)
+    want, _ = task.loss(on_grey, plain)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7)
+    assert not np.allclose(got, task.loss(model, plain)[0])
+
+
+def test_random_backgrounds_need_views_with_alpha():
+  with pytest.raises(ValueError, match=r"--random_background: 'blobs.*has no alpha.*RGBA views"):
+    radiance.load_views(radiance.Config(image_size=8, random_background=True))
+
+
+@pytest.mark.parametrize("renderer", ["autoint", "quadrature"])
+def test_a_model_whose_densities_died_is_reported_with_the_fix(renderer):
+  train, test = scenes.procedural_views(num_train=1, num_test=1, size=6)
+  config = radiance.Config(renderer=renderer, num_sections=4, width=16, depth=2, num_coarse=8,
+                           num_fine=8)
+  task = radiance.Task(config, train, test)
+  model = task.build_model()
+  with warnings.catch_warnings():
+    warnings.simplefilter("error")  # a live model: no warning
+    scalars, _ = task.evaluate(model, 0)
+  assert scalars["max_opacity"] > 0.01
+  # All weights zero: sigma is relu(0) = 0 everywhere and no gradient reaches any weight.
+  model.set_weights([np.zeros_like(w) for w in model.get_weights()])
+  with pytest.warns(UserWarning, match=rf"{renderer} at step 7: the validation view shows no "
+                    r"density.*--precrop_steps=500.*--seed"):
+    scalars, _ = task.evaluate(model, 7)
+  assert scalars["max_opacity"] == 0.0

@@ -220,3 +220,17 @@ def test_the_global_keras_policy_is_honoured():
     keras.mixed_precision.set_global_policy("float32")
   assert model.phi_sigma.compute_dtype == "bfloat16" and model.sampler.compute_dtype == "bfloat16"
   assert {v.dtype for v in model.weights} == {"float32"}
+
+
+def test_recompositing_a_render_equals_compositing_it_on_the_new_background():
+  rng = np.random.default_rng(0)
+  sigma = tf.constant(rng.uniform(0, 3, [50, 6]), tf.float32)
+  color = tf.constant(rng.uniform(0, 1, [50, 6, 3]), tf.float32)
+  delta = tf.constant(rng.uniform(0.05, 0.3, [50, 6]), tf.float32)
+  t_mid = tf.cumsum(delta, -1)
+  new = tf.constant(rng.uniform(0, 1, [50, 3]), tf.float32)      # a colour for each ray
+  rgb, _, opacity, _ = renderers.composite(sigma, color, delta, t_mid, (1.0, 1.0, 1.0))
+  want, _, _, _ = renderers.composite(sigma, color, delta, t_mid, new)
+  np.testing.assert_allclose(renderers.recomposite(rgb, opacity, (1.0, 1.0, 1.0), new), want,
+                             atol=1e-6)
+  assert 0.1 < float(tf.reduce_min(opacity)) and float(tf.reduce_max(opacity)) < 0.999

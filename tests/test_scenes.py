@@ -55,6 +55,9 @@ def test_lego_npz_and_blender_share_cameras_and_land_on_the_object():
   _assert_object_at_origin(train.subset(slice(0, 10)), alpha[:10] > 0.5)
   white, _ = scenes.load_npz(LEGO_NPZ, white_background=True)
   np.testing.assert_allclose(white.images[0, 0, 0], 1.0)
+  # Both keep the coverage: the white images are the black ones + 1 - alpha.
+  np.testing.assert_array_equal(white.alpha, alpha[:100])
+  np.testing.assert_allclose(white.images, train.images + 1 - alpha[:100, ..., None], atol=1e-6)
   _needs(LEGO)
   blender = scenes.load_blender(LEGO, "train", downscale=8)
   assert blender.height == 100 and blender.background == (1.0, 1.0, 1.0)
@@ -64,6 +67,7 @@ def test_lego_npz_and_blender_share_cameras_and_land_on_the_object():
   # (The npz averaged premultiplied colour before compositing: edges differ a little.)
   assert np.mean(np.abs(blender.images[0] - white.images[0])) < 0.01
   assert np.mean(np.abs(blender.images[0] - white.images[1])) > 0.05
+  assert np.mean(np.abs(blender.alpha[0] - white.alpha[0])) < 0.01
   # A point on the ray of a given pixel of view 0 reprojects into that pixel.
   rays = blender.rays(slice(0, 1))
   pix = 57 * 100 + 31
