@@ -102,9 +102,10 @@ def ct_activations(sinograms, path):
   """The paper's CT figure: predicted sinograms per model and activation (rows) and
   subsampling (columns), and the centre detector across views against the truth.
 
-  sinograms: dict "model_activation_sub" -> [A, N] and "truth" -> [A, N].
+  sinograms: dict "model_activation_sub" -> [A, N] and "truth" -> [A, N]. Runs with other
+  settings ("model+settings_activation_sub") are left out: the figure compares activations.
   """
-  runs = sorted({k.rsplit("_", 1)[0] for k in sinograms if k.count("_") == 2})
+  runs = sorted({k.rsplit("_", 1)[0] for k in sinograms if k.count("_") == 2 and "+" not in k})
   subs = sorted({int(k.rsplit("_", 1)[1]) for k in sinograms if k.count("_") == 2})
   if not runs:
     return

@@ -85,7 +85,7 @@ def _suffix(config):
   return ("+" + text.replace(" ", "")) if text else ""
 
 
-def table(rows, steps):
+def table(rows):
   head = ("| model | act. | settings | sub. | AutoInt held-out PSNR / SSIM | "
           "interpolation PSNR / SSIM | Δ dB | TV reprojected | image PSNR AutoInt | "
           "image PSNR FBP | image PSNR SIRT | image PSNR TV | steps | s |\n"
@@ -102,7 +102,11 @@ def table(rows, steps):
       f"{_fmt(r['psnr_image_fbp'])} | {_fmt(r.get('psnr_image_sirt'))} | "
       f"{_fmt(r.get('psnr_image_tv'))} | {r['steps']} | "
       f"{_fmt(r['seconds'], 0)} |\n" for r in rows)
-  return (f"`python -m benchmarks.ct_table --steps={steps}` (4×128, PE 10, 16 stratified "
+  steps = sorted({int(r["steps"]) for r in rows})
+  command = (f"`python -m benchmarks.ct_table --steps={steps[0]}`" if len(steps) == 1 else
+             "`python -m benchmarks.ct_table` (rows added with `--merge`; each row's `--steps` "
+             "in its steps column)")
+  return (f"{command} (4×128, PE 10, 16 stratified "
           "samples a line, Adam (amsgrad) 1e-3, full-batch steps; the ray model is the paper's "
           "Φ(ρ, θ, t) and has no image; the point model has the view-consistency prior (weight 1) "
           "and any other settings in their column, among them the image prior (`prior_weight`: "
@@ -154,7 +158,7 @@ def main(argv):
   rows.sort(key=lambda r: (order.get(r["parameterization"], 9), r["activation"], _settings(r),
                            r["steps"], int(r["subsample"])))
   rows = fill_baselines(rows)
-  text = table(rows, FLAGS.steps)
+  text = table(rows)
   print(text)
   if FLAGS.write:
     out = os.path.join(ROOT, "benchmarks", "results")

@@ -22,6 +22,10 @@ def test_figures_and_animations_are_written(tmp_path):
                   str(tmp_path / "j.png"))
   plots.ct_activations({"truth": truth, "ray_swish_4": truth, "point_sine_8": truth},
                        str(tmp_path / "d.png"))
+  # A run with other settings gets no row of its own (the figure compares activations).
+  plots.ct_activations({"truth": truth, "ray_swish_4": truth, "point_sine_8": truth,
+                        "point+width256_sine_8": truth}, str(tmp_path / "k.png"))
+  assert iio.imread(tmp_path / "k.png").shape == iio.imread(tmp_path / "d.png").shape
   views = scenes.Views(np.zeros((2, 5, 5, 3), np.float32), np.tile(np.eye(4), (2, 1, 1)), 5.0,
                        1.0, 2.0)
   render = {"rgb": np.ones((2, 5, 5, 3)), "depth": np.ones((2, 5, 5)),
