@@ -19,9 +19,15 @@ recipe ends at the same point of its decay). Then, in one process:
   python -m benchmarks.render --scene=llff --data_path=../shared/data/nerf_llff_fern \
       --downscale=8 --white_background=false --budget_minutes=30 --name=render_fern
   python -m benchmarks.render --budget_minutes=0.3 --test_views=2 --nowrite   # smoke run
+  python -m benchmarks.render --autoint_run=runs/a --quadrature_run=runs/q   # finished runs
+
+With --autoint_run and --quadrature_run it trains nothing: it scores two finished runs of one
+scene (e.g. train.radiance runs with different flags, each trained alone for its budget) the
+same way, and --equal_steps_run names AutoInt's run stopped near the baseline's steps.
 """
 
 import dataclasses
+import glob
 import json
 import os
 import shutil
@@ -29,11 +35,13 @@ import shutil
 from absl import app
 from absl import flags
 import numpy as np
+import tensorflow as tf
 
 from autoint_tf import config_flags
 from autoint_tf import plots
 from autoint_tf import radiance
 from autoint_tf import rays as rays_lib
+from autoint_tf import training
 from benchmarks import report
 from benchmarks import timing
 
@@ -55,6 +63,8 @@ class Options:
                                       # (radiance.Config.precrop_steps; NeRF's lego: 500)
   box: tuple = ()                     # scene box of both models (radiance.Config.box; auto:
                                       # the training views' visual hull)
+  random_background: bool = False     # both models' training rays on random background colours
+                                      # (radiance.Config.random_background; needs alpha)
   decay_fraction: float = 0.64        # lr x 0.2 every decay_fraction x budget steps
   calibration_steps: int = 60         # steps of the rate-measuring run
   curve_points: int = 10              # evaluations along each training run
@@ -64,6 +74,10 @@ class Options:
   video_frames: int = 24              # frames of the turntable / spiral (0: none)
   workdir: str = os.path.join(ROOT, "runs", "bench_render")  # the runs' workdirs
   name: str = "render_table"          # results name and BENCHMARKS.md section
+  autoint_run: str = ""               # with quadrature_run: score these finished runs
+  quadrature_run: str = ""            # (train.radiance workdirs) instead of training
+  equal_steps_run: str = ""           # with them: AutoInt's run stopped at about the
+                                      # baseline's steps (the same flags, fewer --steps)
   write: bool = True                  # write results, images and the BENCHMARKS.md section
 
 
@@ -109,7 +123,69 @@ def train_for_budget(config, train_views, test_views, workdir, stop_at=None):
   model, history = radiance.train(config, train_views, test_views, run)
   curve += [(s, minutes + e["train_minutes"], e["psnr"]) for s, e in history["eval"]]
   return model, early, {"steps": history["last_step"], "curve": curve, "config": config,
+                        "evals": history["eval"],
                         "train_minutes": minutes + history["train_seconds"] / 60}
+
+
+def finished_runs():
+  """(autoint model, equal-steps row or None, its run, quadrature model, its run, train views,
+  test views) of the finished train.radiance runs --autoint_run and --quadrature_run, each
+  trained alone for its own --budget_minutes. Curves: the runs' TensorBoard evaluations,
+  minutes at a constant step rate. Equal steps: AutoInt's kept checkpoint nearest the
+  baseline's steps, if within 10% of them."""
+  if not (FLAGS.autoint_run and FLAGS.quadrature_run):
+    raise SystemExit("--autoint_run and --quadrature_run go together: the workdirs of a "
+                     "finished AutoInt run and a finished quadrature run of one scene.")
+  runs = {}
+  for renderer, workdir in (("autoint", FLAGS.autoint_run), ("quadrature", FLAGS.quadrature_run)):
+    run = training.restore(workdir)
+    if run.application != "radiance" or run.config.renderer != renderer:
+      raise SystemExit(f"--{renderer}_run={workdir}: not a train.radiance run of the "
+                       f"{renderer} renderer.")
+    runs[renderer] = run
+  auto, quad = runs["autoint"], runs["quadrature"]
+  for key in ("near", "far", "box", "background", "height", "width", "focal"):
+    if auto.context[key] != quad.context[key]:
+      raise SystemExit(f"The two runs differ in {key} ({auto.context[key]} against "
+                       f"{quad.context[key]}): compare runs of the same scene and bounds.")
+  train_views, test_views = radiance.load_views(auto.config)
+  if FLAGS.test_views:
+    test_views = test_views.subset(slice(0, FLAGS.test_views))
+  summaries = {r: _finished(runs[r]) for r in runs}
+  equal_steps, paths = None, []
+  steps = summaries["quadrature"]["steps"]
+  for workdir in filter(None, (FLAGS.autoint_run, FLAGS.equal_steps_run)):
+    kept = tf.train.get_checkpoint_state(os.path.join(workdir, "checkpoints"))
+    paths += [(workdir, p) for p in (kept.all_model_checkpoint_paths if kept else [])]
+  if paths:
+    workdir, nearest = min(paths, key=lambda w_p: abs(int(w_p[1].rsplit("-", 1)[1]) - steps))
+    at = int(nearest.rsplit("-", 1)[1])
+    if abs(at - steps) <= 0.1 * steps:
+      early = training.restore(workdir, nearest)
+      if early.config.renderer != "autoint" or early.context != auto.context:
+        raise SystemExit(f"--equal_steps_run={workdir}: not an AutoInt run of the same scene "
+                         "and bounds as --autoint_run.")
+      equal_steps = dict(radiance.evaluate(early.model, test_views, "autoint", (8,))[0][0],
+                         steps=at)
+  return (auto.model, equal_steps, summaries["autoint"], quad.model, summaries["quadrature"],
+          train_views, test_views)
+
+
+def _finished(run):
+  """steps, curve [(step, minutes, view-0 PSNR)], config and train_minutes of a finished run
+  (minutes: its --budget_minutes spread evenly over its steps)."""
+  step = int(run.checkpoint.rsplit("-", 1)[1])
+  evals = {}
+  for path in sorted(glob.glob(os.path.join(os.path.dirname(os.path.dirname(run.checkpoint)),
+                                            "tb", "events.*"))):
+    for event in tf.compat.v1.train.summary_iterator(path):
+      for value in event.summary.value:
+        if value.tag == "eval/psnr":
+          evals[event.step] = float(tf.make_ndarray(value.tensor))
+  minutes = run.config.budget_minutes or float("nan")
+  curve = [(s, minutes * s / step, p) for s, p in sorted(evals.items()) if s <= step]
+  return {"steps": step, "curve": curve, "config": run.config, "train_minutes": minutes,
+          "evals": []}
 
 
 def video(model, views, all_poses, path):
@@ -132,17 +208,25 @@ def main(argv):
                          downscale=FLAGS.downscale, white_background=FLAGS.white_background,
                          batch_size=FLAGS.batch_size, num_frequencies=FLAGS.num_frequencies,
                          samples_per_section=FLAGS.samples_per_section, box=tuple(FLAGS.box),
-                         precrop_steps=FLAGS.precrop_steps)
-  train_views, test_views = radiance.load_views(base)
-  if FLAGS.test_views:
-    test_views = test_views.subset(slice(0, FLAGS.test_views))
-  print(f"{train_views.name}: {len(train_views)} training, {len(test_views)} test views of "
-        f"{test_views.height}x{test_views.width}; {FLAGS.budget_minutes} training minutes each")
-  quad, _, quad_run = train_for_budget(dataclasses.replace(base, renderer="quadrature"),
-                                       train_views, test_views, FLAGS.workdir)
-  auto, equal_steps, auto_run = train_for_budget(
-      dataclasses.replace(base, renderer="autoint"), train_views, test_views, FLAGS.workdir,
-      stop_at=quad_run["steps"])
+                         precrop_steps=FLAGS.precrop_steps,
+                         random_background=FLAGS.random_background)
+  if FLAGS.autoint_run or FLAGS.quadrature_run:
+    auto, equal_steps, auto_run, quad, quad_run, train_views, test_views = finished_runs()
+  else:
+    train_views, test_views = radiance.load_views(base)
+    if FLAGS.test_views:
+      test_views = test_views.subset(slice(0, FLAGS.test_views))
+    print(f"{train_views.name}: {len(train_views)} training, {len(test_views)} test views of "
+          f"{test_views.height}x{test_views.width}; {FLAGS.budget_minutes} training minutes each")
+    quad, _, quad_run = train_for_budget(dataclasses.replace(base, renderer="quadrature"),
+                                         train_views, test_views, FLAGS.workdir)
+    step, last = quad_run["evals"][-1]
+    if last["max_opacity"] < radiance.DEAD_OPACITY:  # stop before AutoInt's budget is spent
+      raise SystemExit(radiance.dead_densities_message(quad_run["config"], step,
+                                                       last["max_opacity"]))
+    auto, equal_steps, auto_run = train_for_budget(
+        dataclasses.replace(base, renderer="autoint"), train_views, test_views, FLAGS.workdir,
+        stop_at=quad_run["steps"])
   rows, renders = radiance.evaluate(auto, test_views, "autoint", SECTIONS)
   quad_rows, quad_renders = radiance.evaluate(quad, test_views, "quadrature")
   timed = test_views.subset(slice(0, FLAGS.timing_views))
@@ -159,7 +243,9 @@ def main(argv):
     run = runs[row["renderer"]]
     row.update(rays_per_second=rate, speedup=rate / quad_rate, psnr_drop=quad_psnr - row["psnr"],
                steps=run["steps"], train_minutes=run["train_minutes"])
-  equal_steps.update(steps=quad_run["steps"], psnr_drop=quad_psnr - equal_steps["psnr"])
+  if equal_steps:
+    equal_steps.update(steps=equal_steps.get("steps", quad_run["steps"]),
+                       psnr_drop=quad_psnr - equal_steps["psnr"])
   text = table(rows + quad_rows, equal_steps, test_views)
   print(text)
   if not FLAGS.write:
@@ -186,7 +272,8 @@ def _command_flags():
   parts = []
   for k in ("scene", "data_path", "downscale", "white_background", "budget_minutes",
             "batch_size", "num_frequencies", "samples_per_section", "precrop_steps", "box",
-            "test_views", "name"):
+            "random_background", "test_views", "name", "autoint_run", "quadrature_run",
+            "equal_steps_run"):
     value, default = (",".join(v) if isinstance(v, list) else v
                       for v in (FLAGS[k].value, FLAGS[k].default))
     if value != default:
@@ -195,11 +282,16 @@ def _command_flags():
   return " ".join(parts)
 
 
+def _minutes(rows):
+  minutes = sorted({round(r["train_minutes"], 1) for r in rows})
+  return " and ".join(f"{m:g}" for m in minutes)
+
+
 def table(rows, equal_steps, views):
   flags_text = _command_flags()
   head = (f"`python -m benchmarks.render {flags_text}`".replace(" `", "`") +
           f" ({views.name}, {len(views)} test views of {views.height}×{views.width}, each model "
-          f"trained {FLAGS.budget_minutes:g} minutes; rays/s interleaved, median of "
+          f"trained {_minutes(rows)} minutes; rays/s interleaved, median of "
           f"{FLAGS.rounds} rounds):\n\n")
   body = report.table(
       ["renderer", "N", "steps", "test PSNR", "SSIM", "rays/s", "evaluations/ray", "speed-up",
@@ -207,9 +299,18 @@ def table(rows, equal_steps, views):
       [[r["renderer"], r["sections"] or "64+128", r["steps"], f"{r['psnr']:.2f}",
         f"{r['ssim']:.3f}", f"{r['rays_per_second']:.0f}", r["evaluations_per_ray"],
         f"{r['speedup']:.1f}×", f"{r['psnr_drop']:+.2f}"] for r in rows])
-  tail = (f"\nEqual steps: AutoInt after the baseline's {equal_steps['steps']} steps scores "
-          f"{equal_steps['psnr']:.2f} dB (SSIM {equal_steps['ssim']:.3f}) at N = 8, "
-          f"{equal_steps['psnr_drop']:+.2f} dB from the baseline.\n")
+  if equal_steps:
+    tail = (f"\nEqual steps: AutoInt after {equal_steps['steps']} steps (the baseline's: "
+            f"{rows[-1]['steps']}) scores {equal_steps['psnr']:.2f} dB (SSIM "
+            f"{equal_steps['ssim']:.3f}) at N = 8, {equal_steps['psnr_drop']:+.2f} dB from the "
+            "baseline.\n")
+  else:
+    tail = ("\nEqual steps: not measured (the AutoInt run kept no checkpoint within 10% of the "
+            "baseline's steps).\n")
+  if FLAGS.autoint_run:
+    tail += (f"\nFinished runs scored: `{FLAGS.autoint_run}` and `{FLAGS.quadrature_run}` "
+             "(each trained alone for its budget; their configs are in the results JSON; the "
+             "curves' minutes spread each budget evenly over its steps).\n")
   return head + body + tail
 
 
