@@ -182,7 +182,9 @@ def _finished(run):
       for value in event.summary.value:
         if value.tag == "eval/psnr":
           evals[event.step] = float(tf.make_ndarray(value.tensor))
-  minutes = run.config.budget_minutes or float("nan")
+  # (A run that ended on its --steps, or had no budget, trained for unknown minutes.)
+  budgeted = run.config.budget_minutes and step < run.config.steps
+  minutes = run.config.budget_minutes if budgeted else float("nan")
   curve = [(s, minutes * s / step, p) for s, p in sorted(evals.items()) if s <= step]
   return {"steps": step, "curve": curve, "config": run.config, "train_minutes": minutes,
           "evals": []}
