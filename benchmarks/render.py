@@ -158,8 +158,8 @@ def finished_runs():
     kept = tf.train.get_checkpoint_state(os.path.join(workdir, "checkpoints"))
     paths += [(workdir, p) for p in (kept.all_model_checkpoint_paths if kept else [])]
   if paths:
-    workdir, nearest = min(paths, key=lambda w_p: abs(int(w_p[1].rsplit("-", 1)[1]) - steps))
-    at = int(nearest.rsplit("-", 1)[1])
+    workdir, nearest = min(paths, key=lambda w_p: abs(_checkpoint_step(w_p[1]) - steps))
+    at = _checkpoint_step(nearest)
     if abs(at - steps) <= 0.1 * steps:
       early = training.restore(workdir, nearest)
       if early.config.renderer != "autoint" or early.context != auto.context:
@@ -174,7 +174,7 @@ def finished_runs():
 def _finished(run):
   """steps, curve [(step, minutes, view-0 PSNR)], config and train_minutes of a finished run
   (minutes: its --budget_minutes spread evenly over its steps)."""
-  step = int(run.checkpoint.rsplit("-", 1)[1])
+  step = _checkpoint_step(run.checkpoint)
   evals = {}
   for path in sorted(glob.glob(os.path.join(os.path.dirname(os.path.dirname(run.checkpoint)),
                                             "tb", "events.*"))):
@@ -186,8 +186,12 @@ def _finished(run):
   budgeted = run.config.budget_minutes and step < run.config.steps
   minutes = run.config.budget_minutes if budgeted else float("nan")
   curve = [(s, minutes * s / step, p) for s, p in sorted(evals.items()) if s <= step]
-  return {"steps": step, "curve": curve, "config": run.config, "train_minutes": minutes,
-          "evals": []}
+  return {"steps": step, "curve": curve, "config": run.config, "train_minutes": minutes}
+
+
+def _checkpoint_step(path):
+  """The step of a checkpoint path (…/ckpt-<step>)."""
+  return int(path.rsplit("-", 1)[1])
 
 
 def video(model, views, all_poses, path):
