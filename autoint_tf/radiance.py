@@ -60,7 +60,8 @@ class Config(training.LoopConfig):
   box: tuple = ()                   # x0,y0,z0,x1,y1,z1: the scene's bounding box, or auto:
                                     # that of the training views' visual hull
                                     # (scenes.silhouette_box); every ray's [near, far] is cut
-                                    # to it (not for NDC scenes)
+                                    # to it, rays that miss it show the background, and
+                                    # training draws only rays that meet it (not for NDC)
   view_consistent_sigma: bool = False  # sigma's network sees only the point
   shared_trunk: bool = True         # one trunk for sigma and colour (renderers.RadianceField);
                                     # False: the paper's two networks

@@ -153,20 +153,24 @@ def scene_rays(rays_o, rays_d, near, far, ndc=None, box=None):
   ndc: None, or (height, width, focal) of a forward-facing scene, whose models were trained
   on NDC rays (then near/far are replaced by 0/1).
   box: None, or the scene's bounding box ((x0, y0, z0), (x1, y1, z1)): [near, far] is cut to
-  the part of each ray inside it (`clip_to_box`).
+  the part of each ray inside it (`clip_to_box`), and the dict gets `inside` [B], 1 for the
+  rays that meet the box and 0 for those that miss it: nothing is outside the box, so the
+  renderers show the background on those rays.
   """
   if ndc is not None:
     rays_o, rays_d = ndc_rays(*ndc, 1.0, rays_o, rays_d)
     near, far = tf.zeros_like(near), tf.ones_like(far)
+  out = {"rays_o": rays_o, "rays_d": rays_d}
   if box is not None:
-    near, far = clip_to_box(rays_o, rays_d, near, far, box)
-  return {"rays_o": rays_o, "rays_d": rays_d, "near": near, "far": far}
+    near, far, hit = clip_to_box(rays_o, rays_d, near, far, box)
+    out["inside"] = tf.cast(hit, rays_o.dtype)
+  return {**out, "near": near, "far": far}
 
 
 def clip_to_box(rays_o, rays_d, near, far, box):
-  """[near, far] [B] cut to where o + t d lies inside the box ((x0, y0, z0), (x1, y1, z1))
-  (slab test). Rays that miss the box inside [near, far] keep [near, far]: the model still
-  learns that space there is empty, and no section has zero length."""
+  """(near, far, hit) [B]: [near, far] cut to where o + t d lies inside the box
+  ((x0, y0, z0), (x1, y1, z1)) (slab test), and whether the ray meets the box inside
+  [near, far]. Rays that miss it keep [near, far], so that no section has zero length."""
   lo = tf.constant(box[0], rays_o.dtype)
   hi = tf.constant(box[1], rays_o.dtype)
   # d_i = 0 becomes 1e-12: a slab the ray runs inside (or outside) of for any finite t.
@@ -176,7 +180,7 @@ def clip_to_box(rays_o, rays_d, near, far, box):
   leave = tf.reduce_min(tf.maximum(t_lo, t_hi), -1)
   clipped_near, clipped_far = tf.maximum(near, enter), tf.minimum(far, leave)
   hit = clipped_near < clipped_far
-  return tf.where(hit, clipped_near, near), tf.where(hit, clipped_far, far)
+  return tf.where(hit, clipped_near, near), tf.where(hit, clipped_far, far), hit
 
 
 def broadcast_rays(rays_o, rays_d, t):

@@ -85,6 +85,14 @@ def composite(sigma, color, delta, t_mid, background, portable=False):
   return rgb, depth, opacity, weights
 
 
+def empty_outside_box(rays, sigma):
+  """sigma [B, N], zero on the rays that miss the scene's box (`inside` 0, rays.scene_rays):
+  nothing is outside the box, so those rays show the background (and train nothing)."""
+  if "inside" not in rays:
+    return sigma
+  return sigma * tf.cast(rays["inside"], sigma.dtype)[:, None]
+
+
 def recomposite(rgb, opacity, background, new_background):
   """rgb [..., 3] composited on `background` -> the same render on `new_background` [..., 3]
   (per ray or one colour): what shows through the ray's transparency (1 - opacity) changes."""
@@ -245,8 +253,8 @@ class AutoIntRenderer(keras.Model):
     dtau = posts[:, 1:] - posts[:, :-1]
     delta = dtau * tf.norm(rays["rays_d"], axis=-1, keepdims=True)
     t_mid = 0.5 * (posts[:, 1:] + posts[:, :-1])
-    rgb, depth, opacity, weights = composite(sigma, color, delta, t_mid, self.background,
-                                             portable)
+    rgb, depth, opacity, weights = composite(empty_outside_box(rays, sigma), color, delta,
+                                             t_mid, self.background, portable)
     out = {"rgb": rgb, "depth": depth, "opacity": opacity}
     if return_weights:
       out.update(posts=posts, weights=weights)
@@ -316,7 +324,8 @@ class QuadratureRenderer(keras.Model):
     sigma, color = self._fields(rays, t)
     delta_t = tf.concat([t[:, 1:] - t[:, :-1], rays["far"][:, None] - t[:, -1:]], -1)
     delta = delta_t * tf.norm(rays["rays_d"], axis=-1, keepdims=True)
-    rgb, depth, opacity, weights = composite(sigma, color, delta, t, self.background)
+    rgb, depth, opacity, weights = composite(empty_outside_box(rays, sigma), color, delta, t,
+                                             self.background)
     return {"rgb": rgb, "depth": depth, "opacity": opacity}, weights
 
   def render(self, rays, uniform=None):

@@ -65,6 +65,15 @@ class Views:
     out["rgb"] = views.images.reshape(-1, 3).astype(np.float32)
     return out
 
+  def pixels_in_box(self):
+    """Flat indices (view * H * W + row * W + column) of the pixels whose rays meet the box,
+    or None without a box. The others show only the background (rays.scene_rays)."""
+    if self.box is None:
+      return None
+    # One view at a time: memory of one view's rays.
+    hits = [self.rays(slice(v, v + 1))["inside"] > 0 for v in range(len(self))]
+    return np.flatnonzero(np.concatenate(hits)).astype(np.int64)
+
   @property
   def ndc_camera(self):
     """(height, width, focal) for NDC rays (forward-facing scenes), else None."""
@@ -88,16 +97,29 @@ def ray_batches(views, batch_size, seed=0, start_step=0, precrop_steps=0, precro
   Batches before step `precrop_steps` draw only from the central `precrop_fraction` of each
   image's height and width (NeRF's precrop: on object scenes the first steps then see the
   object, not mostly background, which can kill every density at the start).
+  With a scene box, batches draw only from the pixels whose rays meet it (the others show the
+  background whatever the model: `Views.pixels_in_box`).
   """
   images = tf.constant(views.images, tf.float32)
   alpha = None if views.alpha is None else tf.constant(views.alpha, tf.float32)
   poses = tf.constant(views.poses[:, :3, :4], tf.float32)
   v, h, w = len(views), views.height, views.width
+  in_box = views.pixels_in_box()
+  if in_box is not None and not len(in_box):
+    raise ValueError(f"{views.name!r}: no ray of any view meets the scene box {views.box}; "
+                     "give a --box that contains the object (or --box=auto).")
+  in_box = None if in_box is None else tf.constant(in_box)
 
   def batch(index):
     seed_v = tf.stack([tf.cast(seed, tf.int64), index])
-    view = tf.random.stateless_uniform([batch_size], seed_v, 0, v, tf.int32)
-    pix = tf.random.stateless_uniform([batch_size], seed_v + 7, 0, h * w, tf.int32)
+    if in_box is None:
+      view = tf.random.stateless_uniform([batch_size], seed_v, 0, v, tf.int32)
+      pix = tf.random.stateless_uniform([batch_size], seed_v + 7, 0, h * w, tf.int32)
+    else:
+      pick = tf.random.stateless_uniform([batch_size], seed_v, 0, tf.size(in_box, tf.int64),
+                                         tf.int64)
+      flat = tf.gather(in_box, pick)
+      view, pix = tf.cast(flat // (h * w), tf.int32), tf.cast(flat % (h * w), tf.int32)
     row, col = pix // w, pix % w
     if precrop_steps:
       ch, cw = max(int(h * precrop_fraction), 1), max(int(w * precrop_fraction), 1)

@@ -112,6 +112,18 @@ def test_a_scene_box_cuts_training_test_and_served_rays_alike(tmp_path):
   np.testing.assert_allclose(np.abs(x).max(-1), 0.8, atol=1e-5)
   batch = next(iter(scenes.ray_batches(train, 256)))
   assert np.all(batch["far"].numpy() - batch["near"].numpy() <= 1.6 * np.sqrt(3) * 1.5)
+  # Training draws only the pixels whose rays meet the box (the others show the background
+  # whatever the model), and each is a pixel of the views with its colour.
+  all_rays = train.rays()
+  np.testing.assert_array_equal(train.pixels_in_box(), np.flatnonzero(all_rays["inside"]))
+  assert 0 < all_rays["inside"].mean() < 1
+  np.testing.assert_array_equal(batch["inside"].numpy(), 1.0)
+  for o, d, rgb in zip(batch["rays_o"].numpy()[:32], batch["rays_d"].numpy()[:32],
+                       batch["rgb"].numpy()[:32]):
+    k = np.argmin(np.sum((all_rays["rays_o"] - o)**2 + (all_rays["rays_d"] - d)**2, -1))
+    np.testing.assert_allclose(all_rays["rays_d"][k], d, atol=1e-5)
+    np.testing.assert_allclose(all_rays["rgb"][k], rgb)
+    assert all_rays["inside"][k] == 1
   model, _ = radiance.train(config, train, test, str(tmp_path / "run"), progress=False)
   assert training.restore(str(tmp_path / "run")).context["box"] == [[-0.8] * 3, [0.8] * 3]
   # The export renders what render_views renders (the box is in the run's context).
@@ -121,6 +133,11 @@ def test_a_scene_box_cuts_training_test_and_served_rays_alike(tmp_path):
   want = radiance.render_views(model, test.subset(slice(0, 1)), "autoint")
   np.testing.assert_allclose(got["rgb"].numpy(), want["rgb"].reshape(-1, 3), atol=1e-5)
   np.testing.assert_allclose(got["depth"].numpy(), want["depth"].reshape(-1), atol=1e-4)
+  # Nothing is outside the box: the rays that miss it show the background, served or not.
+  miss = rays["inside"] == 0
+  np.testing.assert_array_equal(want["opacity"].reshape(-1)[miss], 0.0)
+  np.testing.assert_allclose(got["rgb"].numpy()[miss], np.tile(test.background, (miss.sum(), 1)),
+                             atol=1e-7)
 
 
 @pytest.mark.parametrize("box", [("1", "2", "3"), ("0", "0", "0", "1", "1", "-1"),
@@ -128,6 +145,12 @@ def test_a_scene_box_cuts_training_test_and_served_rays_alike(tmp_path):
 def test_bad_boxes_are_refused_naming_the_flag(box):
   with pytest.raises(ValueError, match=r"--box=.*: give six numbers x0,y0,z0,x1,y1,z1"):
     radiance.load_views(radiance.Config(image_size=8, box=box))
+
+
+def test_a_box_no_ray_meets_is_refused_before_training():
+  train, _ = radiance.load_views(radiance.Config(image_size=8, box=("50",) * 3 + ("51",) * 3))
+  with pytest.raises(ValueError, match=r"no ray of any view meets the scene box.*--box"):
+    scenes.ray_batches(train, 16)
 
 
 def _covered_views(size=6):

@@ -75,14 +75,18 @@ def test_clip_to_box_cuts_each_ray_to_the_box_by_closed_forms():
   rays_d = tf.constant([[1.0, 0.0, 0.0], [0.0, -2.0, 0.0], [1.0, 1.0, 0.0], [1.0, 0.0, 0.0],
                         [1.0, 0.0, 0.0]])
   near, far = tf.constant([0.5, 0.5, 0.5, 0.5, 0.25]), tf.constant([10.0, 10.0, 10.0, 9.0, 0.75])
-  clipped_near, clipped_far = rays.clip_to_box(rays_o, rays_d, near, far, box)
+  clipped_near, clipped_far, hit = rays.clip_to_box(rays_o, rays_d, near, far, box)
   np.testing.assert_allclose(clipped_near.numpy(), [4.0, 2.0, 2.0, 0.5, 0.25], atol=1e-6)
   np.testing.assert_allclose(clipped_far.numpy(), [6.0, 4.0, 4.0, 9.0, 0.75], atol=1e-6)
-  # scene_rays applies it; without a box the bounds stay.
+  np.testing.assert_array_equal(hit.numpy(), [True, True, True, False, True])
+  # scene_rays applies it and marks the ray that misses the box; without a box the bounds
+  # stay and no ray is marked.
   out = rays.scene_rays(rays_o, rays_d, near, far, box=box)
   np.testing.assert_allclose(out["near"].numpy(), clipped_near.numpy())
-  np.testing.assert_array_equal(rays.scene_rays(rays_o, rays_d, near, far)["far"].numpy(),
-                                far.numpy())
+  np.testing.assert_array_equal(out["inside"].numpy(), [1, 1, 1, 0, 1])
+  plain = rays.scene_rays(rays_o, rays_d, near, far)
+  np.testing.assert_array_equal(plain["far"].numpy(), far.numpy())
+  assert "inside" not in plain
 
 
 def test_clipped_rays_begin_and_end_on_the_box_faces():
@@ -91,7 +95,7 @@ def test_clipped_rays_begin_and_end_on_the_box_faces():
   rays_o = rng.normal(size=[512, 3]) * 4
   rays_d = rng.uniform(-1.5, 1.5, size=[512, 3]) - rays_o  # towards points around the box
   near, far = np.zeros(512), np.full(512, 50.0)
-  a, b = (t.numpy() for t in rays.clip_to_box(tf.constant(rays_o), tf.constant(rays_d),
+  a, b, _ = (t.numpy() for t in rays.clip_to_box(tf.constant(rays_o), tf.constant(rays_d),
                                                 tf.constant(near), tf.constant(far), box))
   hit = (a != near) | (b != far)
   lo, hi = np.array(box[0]), np.array(box[1])

@@ -234,3 +234,27 @@ def test_recompositing_a_render_equals_compositing_it_on_the_new_background():
   np.testing.assert_allclose(renderers.recomposite(rgb, opacity, (1.0, 1.0, 1.0), new), want,
                              atol=1e-6)
   assert 0.1 < float(tf.reduce_min(opacity)) and float(tf.reduce_max(opacity)) < 0.999
+
+
+def test_rays_that_miss_the_scene_box_show_the_background_in_both_renderers():
+  background = (0.2, 0.5, 0.9)
+  rays = _rays(12)
+  inside = np.array([1, 0] * 6, np.float32)
+  marked = {**rays, "inside": inside}
+  autoint, _ = _analytic_renderer(background)
+  config = dataclasses.replace(renderers.ModelConfig(), width=16, depth=2, num_frequencies=2,
+                               direction_frequencies=0, shared_trunk=True)
+  quadrature = renderers.QuadratureRenderer(config, background, num_coarse=8,
+                                            num_fine=8).build_all()
+  jitter = tf.random.stateless_uniform([12, 8, 4], [0, 1])
+  renders = [(autoint.render(rays, 8), autoint.render(marked, 8)),
+             (autoint.render_training(rays, jitter), autoint.render_training(marked, jitter)),
+             (quadrature.render(rays), quadrature.render(marked))]
+  for plain, boxed in renders:
+    hit, miss = inside == 1, inside == 0
+    assert float(tf.reduce_min(tf.gather(plain["opacity"], np.flatnonzero(miss)))) > 1e-3
+    np.testing.assert_allclose(boxed["rgb"].numpy()[miss], np.tile(background, (6, 1)),
+                               atol=1e-7)
+    np.testing.assert_array_equal(boxed["opacity"].numpy()[miss], 0.0)
+    for key in ("rgb", "opacity", "depth"):
+      np.testing.assert_allclose(boxed[key].numpy()[hit], plain[key].numpy()[hit], atol=1e-6)
