@@ -9,6 +9,7 @@ depend on how the batch is split over replicas and a resumed run continues exact
 
 import dataclasses
 import os
+import shutil
 import time
 import warnings
 
@@ -37,6 +38,10 @@ class Config(training.LoopConfig):
   learning_rate: float = 5e-3
   lr_schedule: str = "exponential"
   lr_decay_steps: int = 3200        # lr x 0.2 every lr_decay_steps
+  lr_decay_fraction: float = 0.0    # with budget_minutes: lr x 0.2 every this fraction of the
+                                    # steps the budget buys on this machine (a 60-step probe
+                                    # measures the rate first; the fitted lr_decay_steps goes
+                                    # to config.json and a resumed run keeps it). 0: off
   log_every: int = 100
   eval_every: int = 1000            # validation render + PSNR (one test view)
   checkpoint_every: int = 500
@@ -269,8 +274,55 @@ def dead_densities_message(config, step, max_opacity):
           "not the background) or another --seed.")
 
 
+def steps_per_minute(config, train_views, test_views, workdir, probe_steps=60):
+  """Training steps a minute of `config` on this machine: the engine's logged rates over a
+  `probe_steps` run in workdir/calibration (deleted after; the first rate, which includes
+  tracing, is left out)."""
+  scratch = os.path.join(workdir, "calibration")
+  shutil.rmtree(scratch, ignore_errors=True)
+  probe = dataclasses.replace(config, steps=probe_steps, budget_minutes=0, lr_decay_fraction=0,
+                              log_every=max(probe_steps // 4, 1), eval_every=0,
+                              checkpoint_every=10**9)
+  _, history = train(probe, train_views, test_views, scratch, progress=False)
+  shutil.rmtree(scratch, ignore_errors=True)
+  rays_per_second = np.median([rate for _, rate in history["rates"][1:]])
+  return 60 * rays_per_second / config.batch_size
+
+
+def fit_schedule(config, train_views, test_views, workdir, log=print):
+  """`config` with lr_decay_steps = lr_decay_fraction x the steps its budget buys here (as
+  given when lr_decay_fraction is 0). A run resumed in `workdir` keeps its first fit."""
+  fraction = config.lr_decay_fraction
+  if not fraction:
+    return config
+  if not 0 < fraction <= 1:
+    raise ValueError(f"--lr_decay_fraction={fraction:g}: give a fraction in (0, 1] of the "
+                     "steps the budget buys (0: off).")
+  if not config.budget_minutes or config.strategy == "multiworker":
+    raise ValueError("--lr_decay_fraction fits the decay to --budget_minutes on this machine: "
+                     "give a budget (not with --strategy=multiworker, whose workers each have "
+                     "their own clock), or give --lr_decay_steps instead.")
+  if config.lr_schedule != "exponential":
+    raise ValueError(f"--lr_decay_fraction fits an exponential decay, not "
+                     f"--lr_schedule={config.lr_schedule}.")
+  if tf.train.latest_checkpoint(os.path.join(workdir, "checkpoints")):
+    _, saved, _ = training.read_run(workdir)
+    if (saved.lr_decay_fraction, saved.budget_minutes) == (fraction, config.budget_minutes):
+      return dataclasses.replace(config, lr_decay_steps=saved.lr_decay_steps)
+  rate = steps_per_minute(config, train_views, test_views, workdir)
+  expected = max(int(rate * config.budget_minutes), 1)
+  config = dataclasses.replace(config, lr_decay_steps=max(int(fraction * expected), 1))
+  log(f"{config.renderer}: {rate:.0f} steps a minute measured, ~{expected} steps in "
+      f"{config.budget_minutes:g} minutes: lr x {config.lr_decay_rate:g} every "
+      f"{config.lr_decay_steps} steps")
+  return config
+
+
 def train(config, train_views, test_views, workdir, strategy=None, progress=True):
-  """Trains a renderer on the engine; returns (model, history). Writes the run's config.json."""
+  """Trains a renderer on the engine; returns (model, history). Writes the run's config.json
+  (with lr_decay_fraction, the decay fitted to the budget: `fit_schedule`)."""
+  config = fit_schedule(config, train_views, test_views, workdir,
+                        print if progress else (lambda *a: None))
   task = Task(config, train_views, test_views)
   strategy = strategy or training.make_strategy(config.strategy)
   if training.is_chief(strategy):

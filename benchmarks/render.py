@@ -86,23 +86,11 @@ FLAGS = flags.FLAGS
 SECTIONS = (4, 8, 16, 32)
 
 
-def steps_per_minute(config, train_views, test_views, workdir):
-  """Training steps a minute of `config` on this machine, from the engine's logged rates."""
-  scratch = os.path.join(workdir, "calibration")
-  shutil.rmtree(scratch, ignore_errors=True)
-  log_every = max(FLAGS.calibration_steps // 4, 1)
-  probe = dataclasses.replace(config, steps=FLAGS.calibration_steps, budget_minutes=0,
-                              log_every=log_every, eval_every=0, checkpoint_every=10**9)
-  _, history = radiance.train(probe, train_views, test_views, scratch, progress=False)
-  shutil.rmtree(scratch, ignore_errors=True)
-  rays_per_second = np.median([rate for _, rate in history["rates"][1:]])  # (first: tracing)
-  return 60 * rays_per_second / config.batch_size
-
-
 def train_for_budget(config, train_views, test_views, workdir, stop_at=None):
   """Trains `config` for FLAGS.budget_minutes; with stop_at, first exactly stop_at steps
   (returned as the second value) and then resumes for the rest of the budget."""
-  rate = steps_per_minute(config, train_views, test_views, workdir)
+  rate = radiance.steps_per_minute(config, train_views, test_views, workdir,
+                                  FLAGS.calibration_steps)
   expected = int(rate * FLAGS.budget_minutes) + 1
   config = dataclasses.replace(
       config, steps=4 * expected, lr_decay_steps=max(int(FLAGS.decay_fraction * expected), 1),

@@ -54,6 +54,40 @@ def test_the_same_seed_gives_the_same_weights(tmp_path):
     np.testing.assert_array_equal(a, b)
 
 
+def test_the_lr_decay_is_fitted_to_the_budget_and_kept_on_resume(tmp_path, monkeypatch):
+  train, test = scenes.procedural_views(num_train=2, num_test=1, size=8)
+  config = radiance.Config(image_size=8, batch_size=64, num_sections=4, width=16, depth=2,
+                           steps=2, log_every=1, eval_every=0, checkpoint_every=1,
+                           budget_minutes=5, lr_decay_fraction=0.5)
+  # The real probe: a positive rate, and its scratch run is gone.
+  rate = radiance.steps_per_minute(config, train, test, str(tmp_path / "probe"), probe_steps=8)
+  assert np.isfinite(rate) and rate > 0
+  assert not (tmp_path / "probe" / "calibration").exists()
+  rates = [1000.0]
+  monkeypatch.setattr(radiance, "steps_per_minute", lambda *args, **kwargs: rates.pop(0))
+  run = str(tmp_path / "run")
+  radiance.train(config, train, test, run, progress=False)
+  assert training.read_run(run)[1].lr_decay_steps == 2500   # 0.5 x 1000 a minute x 5 minutes
+  # Resumed, the run keeps its fit whatever the machine's rate is now; a new budget refits.
+  rates[:] = [10.0]
+  radiance.train(dataclasses.replace(config, steps=3), train, test, run, progress=False)
+  assert training.read_run(run)[1].lr_decay_steps == 2500 and rates == [10.0]
+  radiance.train(dataclasses.replace(config, steps=4, budget_minutes=2), train, test, run,
+                 progress=False)
+  assert training.read_run(run)[1].lr_decay_steps == 10 and not rates
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (dict(lr_decay_fraction=0.5), r"give a budget"),
+    (dict(lr_decay_fraction=0.5, budget_minutes=1, strategy="multiworker"), r"own clock"),
+    (dict(lr_decay_fraction=1.5, budget_minutes=1), r"--lr_decay_fraction=1.5: give a fraction"),
+    (dict(lr_decay_fraction=0.5, budget_minutes=1, lr_schedule="cosine"),
+     r"not --lr_schedule=cosine")])
+def test_a_budget_fit_without_a_budget_is_refused_naming_the_flags(tmp_path, overrides, message):
+  with pytest.raises(ValueError, match=message):
+    radiance.fit_schedule(radiance.Config(**overrides), None, None, str(tmp_path))
+
+
 def test_run_overrides_reach_the_rays_the_context_and_the_networks(tmp_path):
   config = radiance.Config(image_size=8, near=2.0, far=3.5, width=32, depth=2,
                            samples_per_section=2, num_sections=4, steps=1, log_every=1,
