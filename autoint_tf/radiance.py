@@ -49,6 +49,8 @@ class Config(training.LoopConfig):
   data_path: str = ""               # file or directory of the scene (npz, blender, llff)
   downscale: int = 1                # blender: image downscale factor; llff: images_<factor>
   white_background: bool = True     # blender/npz: composite on white (NeRF) or black
+  pixel_center: float = 0.0         # where in its pixel each pixel's ray passes: 0 NeRF's
+                                    # convention, 0.5 the pixel's centre (rays.py)
   image_size: int = 32              # blobs: rendered view size
   renderer: str = "autoint"         # autoint or quadrature (the NeRF-style baseline)
   model: str = "tiny"               # renderers.MODEL_PRESETS key
@@ -125,6 +127,9 @@ def load_views(config):
     raise ValueError(f"--precrop_steps={config.precrop_steps}: give 0 (off) or a positive "
                      "number of steps.")
   train_views, test_views = _load_scene(config)
+  center = rays_lib.check_pixel_center(config.pixel_center)
+  train_views = dataclasses.replace(train_views, pixel_center=center)
+  test_views = dataclasses.replace(test_views, pixel_center=center)
   if config.random_background and train_views.alpha is None:
     raise ValueError(f"--random_background: {train_views.name!r} has no alpha (coverage) to "
                      "composite on other backgrounds; it needs RGBA views (npz with an alpha "
@@ -165,7 +170,7 @@ def check_box(values):
 
 def _load_scene(config):
   if config.scene == "blobs":
-    return scenes.procedural_views(size=config.image_size)
+    return scenes.procedural_views(size=config.image_size, pixel_center=config.pixel_center)
   if config.scene == "npz":
     return scenes.load_npz(config.data_path, white_background=config.white_background)
   if config.scene == "blender":
@@ -376,6 +381,14 @@ def evaluate(model, views, renderer, sections=(4, 8, 16, 32)):
   return rows, renders
 
 
+def fit_views(views, count=10):
+  """`count` of `views` evenly spaced (all if fewer): the training views a finished run is
+  scored on as well, since a test PSNR alone does not tell a model that underfits (training
+  views as poor as the test views) from one that overfits (training views far better)."""
+  index = np.unique(np.linspace(0, len(views) - 1, min(count, len(views))).round().astype(int))
+  return views.subset(index)
+
+
 def turntable(model, views, config, path, frames):
   """A GIF of `frames` views on a circle around the scene (rendered by the trained model)."""
   radius = float(np.linalg.norm(views.poses[0][:3, 3]))
@@ -389,7 +402,8 @@ def turntable(model, views, config, path, frames):
 def train_and_evaluate(config, workdir, progress=True):
   """Trains on the configured scene, then reports on its test views. Writes to workdir:
   config.json, checkpoints/, tb/, metrics.json (test PSNR/SSIM, rays/s and evaluations a ray
-  per N; with time_quadrature, the speed-up over the quadrature renderer), test_views.png
+  per N; with time_quadrature, the speed-up over the quadrature renderer; PSNR/SSIM on 10
+  training views at the validation N, `fit_views`), test_views.png
   (prediction | reference | depth | opacity) and turntable.gif. Returns the metrics dict."""
   train_views, test_views = load_views(config)
   if progress:
@@ -397,7 +411,10 @@ def train_and_evaluate(config, workdir, progress=True):
           f"of {test_views.height}x{test_views.width}")
   model, history = train(config, train_views, test_views, workdir, progress=progress)
   rows, renders = evaluate(model, test_views, config.renderer, config.report_sections)
-  report = {"test": rows, "final_loss": history["final_loss"], "steps": history["last_step"],
+  shown = config.eval_sections if config.renderer == "autoint" else None
+  fit = evaluate(model, fit_views(train_views), config.renderer, (shown,))[0][0]
+  report = {"test": rows, "train_views": dict(fit, views=len(fit_views(train_views))),
+            "final_loss": history["final_loss"], "steps": history["last_step"],
             "train_seconds": history["train_seconds"]}
   if config.time_quadrature and config.renderer == "autoint":
     # Speed only: the NeRF-style renderer with the same networks (untrained) on the test rays.
@@ -410,7 +427,6 @@ def train_and_evaluate(config, workdir, progress=True):
     for row in rows:
       row["speedup_over_quadrature"] = row["rays_per_second"] / quad
   training.write_metrics(workdir, report)
-  shown = config.eval_sections if config.renderer == "autoint" else None
   out = renders.get(shown) or render_views(model, test_views, config.renderer, shown or 8)
   plots.test_views(out, test_views, os.path.join(workdir, "test_views.png"))
   if config.turntable_frames and not test_views.ndc:

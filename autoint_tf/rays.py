@@ -3,8 +3,10 @@
 Notation:
   A ray is r(t) = o + t d: rays_o, rays_d [..., 3], d *not* normalized, t in [near, far].
   Poses are camera-to-world matrices c2w [..., 3, 4] or [..., 4, 4]; the camera looks down -z,
-  x right, y up. Pixel (i, j) (column i, row j) is looked up at (i, j) exactly as NeRF does (no
-  half-pixel shift), principal point (W / 2, H / 2), so datasets made for NeRF line up; its
+  x right, y up. Pixel (i, j) (column i, row j) is looked up at (i + c, j + c) of the image
+  plane whose corner is (0, 0), principal point (W / 2, H / 2), c = pixel_center: 0 is NeRF's
+  convention (the default, so models trained on NeRF's terms line up), 0.5 the pixel's true
+  centre (mip-NeRF's fix; what an image made by averaging over each pixel's area shows). Its
   direction is d = c2w[:3, :3] (x', -y', -1), camera-frame z component -1 (t is depth along the
   optical axis), as AutoInt and NeRF use them.
   Forward-facing (LLFF) scenes use NeRF's NDC rays: near 0, far 1 (`ndc_rays`, `scene_rays`).
@@ -22,27 +24,38 @@ def pixel_grid(height, width):
   return np.stack([i, j], -1)
 
 
-def _camera_directions(pixels, focal, height, width):
+def check_pixel_center(pixel_center):
+  """pixel_center as a float in [0, 1), or a ValueError naming it."""
+  if not 0.0 <= float(pixel_center) < 1.0:
+    raise ValueError(f"--pixel_center={pixel_center}: give where in its pixel a pixel's ray "
+                     "passes, in [0, 1): 0 (NeRF's convention) or 0.5 (the pixel's centre).")
+  return float(pixel_center)
+
+
+def _camera_directions(pixels, focal, height, width, pixel_center=0.0):
   """Camera-frame (OpenGL) directions (x', -y', -1) of (column, row) pixels [..., 2]."""
   focal = tf.broadcast_to(tf.cast(focal, tf.float32), [2])
-  principal = tf.constant([width / 2, height / 2], tf.float32)
+  # Pixel i's ray passes at i + c: the principal point, in pixel indices, is W / 2 - c.
+  c = check_pixel_center(pixel_center)
+  principal = tf.constant([width / 2 - c, height / 2 - c], tf.float32)
   # tensorflow-graphics gives (x', y', 1) in the OpenCV frame (y down, z forward) ...
   d_cv = perspective.ray(tf.cast(pixels, tf.float32), focal, principal)
   # ... which is (x', -y', -1) in the OpenGL frame of the pose.
   return d_cv * tf.constant([1.0, -1.0, -1.0])
 
 
-def camera_rays(c2w, height, width, focal, pixels=None):
+def camera_rays(c2w, height, width, focal, pixels=None, pixel_center=0.0):
   """Rays of a pinhole camera: (rays_o, rays_d), each [..., H, W, 3] (or [..., P, 3]).
 
   Args:
     c2w: [..., 3, 4] or [..., 4, 4] camera-to-world poses.
     focal: focal length in pixels (scalar, or [..., 2] for (f_x, f_y)).
     pixels: optional [P, 2] (column, row) coordinates instead of the full image grid.
+    pixel_center: where in its pixel each ray passes (notation above): 0 or 0.5.
   """
   c2w = tf.convert_to_tensor(c2w, tf.float32)[..., :3, :4]
   points = tf.constant(pixel_grid(height, width) if pixels is None else pixels, tf.float32)
-  d_gl = _camera_directions(points, focal, height, width)
+  d_gl = _camera_directions(points, focal, height, width, pixel_center)
   batch = tf.shape(c2w)[:-2]
   grid_rank = len(points.shape) - 1
   rot = tf.reshape(c2w[..., :3, :3], tf.concat([batch, [1] * grid_rank, [3, 3]], 0))
@@ -52,23 +65,25 @@ def camera_rays(c2w, height, width, focal, pixels=None):
   return rays_o, rays_d
 
 
-def pixel_rays(c2w, pixels, focal, height, width):
+def pixel_rays(c2w, pixels, focal, height, width, pixel_center=0.0):
   """One ray per pixel, each with its own pose: c2w [B, 3|4, 4], pixels [B, 2] (column, row)
   -> (rays_o, rays_d) [B, 3] (the same rays as `camera_rays`)."""
   c2w = tf.convert_to_tensor(c2w, tf.float32)[..., :3, :4]
-  d_gl = _camera_directions(pixels, focal, height, width)
+  d_gl = _camera_directions(pixels, focal, height, width, pixel_center)
   return c2w[:, :, 3], tf.linalg.matvec(c2w[:, :, :3], d_gl)
 
 
-def project(c2w, points, focal, height, width, with_depth=False):
+def project(c2w, points, focal, height, width, with_depth=False, pixel_center=0.0):
   """World points [P, 3] to (column, row) pixel coordinates [P, 2] of one camera: the inverse of
-  `camera_rays` (a point on the ray of pixel (i, j) projects to (i, j)). with_depth: also
-  their depth along the optical axis [P] (negative behind the camera)."""
+  `camera_rays` with the same pixel_center (a point on the ray of pixel (i, j) projects to
+  (i, j)). with_depth: also their depth along the optical axis [P] (negative behind the
+  camera)."""
+  c = check_pixel_center(pixel_center)
   c2w = np.asarray(c2w, np.float64)[:3, :4]
   cam = (np.asarray(points, np.float64) - c2w[:, 3]) @ c2w[:, :3]  # world -> camera (OpenGL)
   depth = -cam[:, 2]
-  col = focal * cam[:, 0] / depth + width / 2
-  row = -focal * cam[:, 1] / depth + height / 2
+  col = focal * cam[:, 0] / depth + width / 2 - c
+  row = -focal * cam[:, 1] / depth + height / 2 - c
   pixels = np.stack([col, row], -1)
   return (pixels, depth) if with_depth else pixels
 

@@ -35,6 +35,8 @@ class Views:
   box: Optional[tuple] = None   # ((x0, y0, z0), (x1, y1, z1)): rays cut to it (rays.clip_to_box)
   alpha: Optional[np.ndarray] = None  # [V, H, W] coverage in [0, 1], when known: images are
                                       # then premultiplied colour + (1 - alpha) * background
+  pixel_center: float = 0.0     # where in its pixel a pixel's ray passes (rays.py): 0 NeRF's
+                                # convention, 0.5 the centre
 
   @property
   def height(self):
@@ -56,7 +58,8 @@ class Views:
     """All rays of views `index` (default all), flat: dict of rays_o, rays_d [R, 3],
     near, far [R], rgb [R, 3]."""
     views = self if index is None else self.subset(index)
-    rays_o, rays_d = rays_lib.camera_rays(views.poses, self.height, self.width, self.focal)
+    rays_o, rays_d = rays_lib.camera_rays(views.poses, self.height, self.width, self.focal,
+                                          pixel_center=self.pixel_center)
     rays_o, rays_d = tf.reshape(rays_o, [-1, 3]), tf.reshape(rays_d, [-1, 3])
     count = int(rays_o.shape[0])
     out = rays_lib.scene_rays(rays_o, rays_d, tf.fill([count], float(self.near)),
@@ -84,6 +87,7 @@ class Views:
     return {"background": [float(c) for c in self.background], "near": float(self.near),
             "far": float(self.far), "ndc": bool(self.ndc), "height": self.height,
             "width": self.width, "focal": float(self.focal),
+            "pixel_center": float(self.pixel_center),
             "box": None if self.box is None else [list(map(float, c)) for c in self.box]}
 
 
@@ -128,7 +132,8 @@ def ray_batches(views, batch_size, seed=0, start_step=0, precrop_steps=0, precro
       row = tf.where(early, (h - ch) // 2 + crop // cw, row)
       col = tf.where(early, (w - cw) // 2 + crop % cw, col)
     rays_o, rays_d = rays_lib.pixel_rays(tf.gather(poses, view), tf.stack(
-        [tf.cast(col, tf.float32), tf.cast(row, tf.float32)], -1), views.focal, h, w)
+        [tf.cast(col, tf.float32), tf.cast(row, tf.float32)], -1), views.focal, h, w,
+        views.pixel_center)
     out = rays_lib.scene_rays(rays_o, rays_d, tf.fill([batch_size], float(views.near)),
                               tf.fill([batch_size], float(views.far)), views.ndc_camera,
                               views.box)
@@ -175,7 +180,7 @@ def silhouette_box(views, resolution=48, tolerance=1.5 / 255):
     for mask, pose in zip(masks, poses):
       with np.errstate(divide="ignore", invalid="ignore"):  # points in the camera's plane
         pixels, depth = rays_lib.project(pose, points, views.focal, views.height, views.width,
-                                         with_depth=True)
+                                         with_depth=True, pixel_center=views.pixel_center)
         # The nearest pixel: pixel (i, j)'s ray runs through (i, j) exactly (rays.py).
         col, row = np.nan_to_num(np.floor(pixels + 0.5)).T
       inside = ((depth > 0) & (col >= 0) & (col < views.width) & (row >= 0) &
@@ -238,8 +243,9 @@ def reference_render(scene, rays, num_samples=512, background=(0.0, 0.0, 0.0), c
 
 
 def procedural_views(num_train=40, num_test=8, size=32, scene=BlobScene(), radius=3.0,
-                     background=(0.0, 0.0, 0.0)):
-  """(train, test) Views of the blob scene rendered by `reference_render` (deterministic).
+                     background=(0.0, 0.0, 0.0), pixel_center=0.0):
+  """(train, test) Views of the blob scene rendered by `reference_render` (deterministic),
+  each pixel along its ray at `pixel_center` (rays.py).
 
   Training cameras sit on a spiral over the upper and lower hemispheres, test cameras in
   between (azimuths and elevations not in the training set).
@@ -247,7 +253,8 @@ def procedural_views(num_train=40, num_test=8, size=32, scene=BlobScene(), radiu
   focal = 0.5 * size / np.tan(0.5 * np.deg2rad(40.0))  # 40 degree field of view
   def views(poses, name):
     tmp = Views(np.zeros([len(poses), size, size, 3], np.float32), poses, float(focal),
-                radius - 1.3, radius + 1.3, tuple(background), name)
+                radius - 1.3, radius + 1.3, tuple(background), name,
+                pixel_center=pixel_center)
     rays = tmp.rays()
     ref = reference_render(scene, rays, background=background)
     return dataclasses.replace(tmp, images=ref["rgb"].reshape(-1, size, size, 3),

@@ -132,10 +132,10 @@ def finished_runs():
                        f"{renderer} renderer.")
     runs[renderer] = run
   auto, quad = runs["autoint"], runs["quadrature"]
-  for key in ("near", "far", "box", "background", "height", "width", "focal"):
-    if auto.context[key] != quad.context[key]:
-      raise SystemExit(f"The two runs differ in {key} ({auto.context[key]} against "
-                       f"{quad.context[key]}): compare runs of the same scene and bounds.")
+  for key in ("near", "far", "box", "background", "height", "width", "focal", "pixel_center"):
+    if auto.context.get(key, 0.0) != quad.context.get(key, 0.0):
+      raise SystemExit(f"The two runs differ in {key} ({auto.context.get(key)} against "
+                       f"{quad.context.get(key)}): compare runs of the same scene and bounds.")
   train_views, test_views = radiance.load_views(auto.config)
   if FLAGS.test_views:
     test_views = test_views.subset(slice(0, FLAGS.test_views))
@@ -223,6 +223,9 @@ def main(argv):
         stop_at=quad_run["steps"])
   rows, renders = radiance.evaluate(auto, test_views, "autoint", SECTIONS)
   quad_rows, quad_renders = radiance.evaluate(quad, test_views, "quadrature")
+  fit = radiance.fit_views(train_views)
+  fit_rows = (radiance.evaluate(auto, fit, "autoint", SECTIONS)[0] +
+              radiance.evaluate(quad, fit, "quadrature")[0])
   timed = test_views.subset(slice(0, FLAGS.timing_views))
   models = {("autoint", n): auto for n in SECTIONS}
   models[("quadrature", None)] = quad
@@ -232,11 +235,12 @@ def main(argv):
   rays = len(timed) * timed.height * timed.width
   quad_rate, quad_psnr = rays / times[("quadrature", None)], quad_rows[0]["psnr"]
   runs = {"autoint": auto_run, "quadrature": quad_run}
-  for row in rows + quad_rows:
+  for row, fit_row in zip(rows + quad_rows, fit_rows):
     rate = rays / times[(row["renderer"], row["sections"])]
     run = runs[row["renderer"]]
     row.update(rays_per_second=rate, speedup=rate / quad_rate, psnr_drop=quad_psnr - row["psnr"],
-               steps=run["steps"], train_minutes=run["train_minutes"])
+               steps=run["steps"], train_minutes=run["train_minutes"],
+               train_views_psnr=fit_row["psnr"])
   if equal_steps:
     equal_steps.update(steps=equal_steps.get("steps", quad_run["steps"]),
                        psnr_drop=quad_psnr - equal_steps["psnr"])
@@ -288,11 +292,12 @@ def table(rows, equal_steps, views):
           f"trained {_minutes(rows)} minutes; rays/s interleaved, median of "
           f"{FLAGS.rounds} rounds):\n\n")
   body = report.table(
-      ["renderer", "N", "steps", "test PSNR", "SSIM", "rays/s", "evaluations/ray", "speed-up",
-       "PSNR drop"],
+      ["renderer", "N", "steps", "test PSNR", "SSIM", "PSNR on 10 training views", "rays/s",
+       "evaluations/ray", "speed-up", "PSNR drop"],
       [[r["renderer"], r["sections"] or "64+128", r["steps"], f"{r['psnr']:.2f}",
-        f"{r['ssim']:.3f}", f"{r['rays_per_second']:.0f}", r["evaluations_per_ray"],
-        f"{r['speedup']:.1f}×", f"{r['psnr_drop']:+.2f}"] for r in rows])
+        f"{r['ssim']:.3f}", f"{r['train_views_psnr']:.2f}", f"{r['rays_per_second']:.0f}",
+        r["evaluations_per_ray"], f"{r['speedup']:.1f}×", f"{r['psnr_drop']:+.2f}"]
+       for r in rows])
   if equal_steps:
     tail = (f"\nEqual steps: AutoInt after {equal_steps['steps']} steps (the baseline's: "
             f"{rows[-1]['steps']}) scores {equal_steps['psnr']:.2f} dB (SSIM "

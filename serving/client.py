@@ -160,11 +160,13 @@ class GrpcClient:
     self._channel.close()
 
 
-def render_image(client, c2w, height, width, focal, batch_size=4096, signature="render_rays"):
+def render_image(client, c2w, height, width, focal, batch_size=4096, signature="render_rays",
+                 pixel_center=0.0):
   """Renders a [H, W] view of camera `c2w` [4, 4] through the server, `batch_size` rays a
-  request. Returns dict of rgb [H, W, 3], depth [H, W], opacity [H, W]."""
+  request (pixel_center: the model's, from its model_info context). Returns dict of rgb
+  [H, W, 3], depth [H, W], opacity [H, W]."""
   from autoint_tf import rays  # pylint: disable=g-import-not-at-top
-  rays_o, rays_d = rays.camera_rays(c2w, height, width, focal)
+  rays_o, rays_d = rays.camera_rays(c2w, height, width, focal, pixel_center=pixel_center)
   rays_o, rays_d = rays_o.numpy().reshape(-1, 3), rays_d.numpy().reshape(-1, 3)
   parts = []
   for i in range(0, len(rays_o), batch_size):
@@ -198,6 +200,8 @@ def define_flags():
   flags.DEFINE_integer("height", 64, "Image height.")
   flags.DEFINE_integer("width", 64, "Image width.")
   flags.DEFINE_float("focal", 88.0, "Focal length in pixels.")
+  flags.DEFINE_float("pixel_center", 0.0, "Where in its pixel a pixel's ray passes: the "
+                     "model's (its model_info context; 0 NeRF's convention, 0.5 the centre).")
   flags.DEFINE_integer("batch_size", 4096, "Rays a request.")
   flags.DEFINE_string("out", "view.png", "Output PNG.")
 
@@ -217,7 +221,8 @@ def main(argv):
     c2w = np.asarray(json.loads(f.pose), np.float32)
   else:
     c2w = rays.orbit_poses(1, f.radius, (f.elevation,), phase_deg=f.azimuth)[0]
-  out = render_image(client, c2w, f.height, f.width, f.focal, f.batch_size)
+  out = render_image(client, c2w, f.height, f.width, f.focal, f.batch_size,
+                     pixel_center=f.pixel_center)
   plots.save_png(out["rgb"], f.out)
   print(f"Wrote {f.out} ({f.height}x{f.width}, {f.protocol} {server}, model {f.model}); mean "
         f"opacity {out['opacity'].mean():.3f}")

@@ -29,6 +29,22 @@ def test_a_few_hundred_steps_learn_the_procedural_scene(tmp_path):
   assert rows[0]["psnr"] > 22.0 and rows[0]["psnr"] > baseline + 10, (rows, baseline)
 
 
+def test_a_finished_run_scores_its_fit_on_ten_evenly_spaced_training_views(tmp_path):
+  config = radiance.Config(image_size=8, batch_size=64, steps=2, log_every=1, eval_every=1000,
+                           checkpoint_every=1000, report_sections=(8,), turntable_frames=0,
+                           time_quadrature=False)
+  report = radiance.train_and_evaluate(config, str(tmp_path), progress=False)
+  train, _ = radiance.load_views(config)
+  picked = radiance.fit_views(train)
+  assert len(train) == 40 and report["train_views"]["views"] == len(picked) == 10
+  np.testing.assert_array_equal(picked.poses, train.poses[[0, 4, 9, 13, 17, 22, 26, 30, 35, 39]])
+  out = radiance.render_views(training.restore(str(tmp_path)).model, picked, "autoint", 8)
+  rgb = np.clip(out["rgb"], 0, 1)
+  psnr = np.mean(-10 * np.log10(np.mean((rgb - picked.images)**2, (1, 2, 3))))
+  assert report["train_views"]["sections"] == 8
+  np.testing.assert_allclose(report["train_views"]["psnr"], psnr, atol=1e-3)
+
+
 def test_a_non_finite_loss_stops_training_and_keeps_the_last_good_checkpoint(tmp_path):
   config = radiance.Config(image_size=8, batch_size=64, num_sections=4, steps=6,
                           checkpoint_every=3, log_every=100, eval_every=100)
@@ -109,12 +125,29 @@ def test_run_overrides_reach_the_rays_the_context_and_the_networks(tmp_path):
   assert (context["near"], context["far"]) == (2.0, 3.5)
 
 
+def test_the_pixel_centre_reaches_the_views_their_batches_and_the_context():
+  train, test = radiance.load_views(radiance.Config(image_size=8, pixel_center=0.5))
+  nerf, _ = radiance.load_views(radiance.Config(image_size=8))
+  assert train.pixel_center == test.pixel_center == 0.5 == train.context()["pixel_center"]
+  # The built-in scene is rendered along the rays it is trained on, so its images move.
+  rays = train.rays()
+  want = scenes.reference_render(scenes.BlobScene(), rays, background=train.background)
+  np.testing.assert_allclose(train.images.reshape(-1, 3), want["rgb"], atol=1e-5)
+  assert np.abs(train.images - nerf.images).max() > 0.05
+  batch = next(iter(scenes.ray_batches(train, 16)))
+  for o, d, rgb in zip(batch["rays_o"].numpy(), batch["rays_d"].numpy(), batch["rgb"].numpy()):
+    k = np.argmin(np.sum((rays["rays_o"] - o)**2 + (rays["rays_d"] - d)**2, -1))
+    np.testing.assert_allclose(rays["rays_d"][k], d, atol=1e-5)
+    np.testing.assert_allclose(rays["rgb"][k], rgb)
+
+
 @pytest.mark.parametrize("overrides, message", [
     (dict(near=3.0, far=2.0), r"--near=3 --far=2: need 0 < near < far"),
     (dict(near=-1.0), r"need 0 < near < far"),
     (dict(far=1.0), r"--near=0 --far=1: need 0 < near < far.*own bounds are 1.7 and 4.3"),
     (dict(width=-8), r"--width=-8: give a positive count"),
     (dict(precrop_steps=-1), r"--precrop_steps=-1: give 0 \(off\) or a positive"),
+    (dict(pixel_center=1.0), r"--pixel_center=1.0: give where in its pixel a pixel's ray"),
 ])
 def test_bad_run_overrides_are_refused_naming_the_flag(overrides, message):
   config = radiance.Config(image_size=8, **overrides)

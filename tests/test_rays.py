@@ -1,6 +1,7 @@
 """Tests of autoint_tf.rays: camera rays against NeRF's get_rays, projection, NDC rays."""
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from autoint_tf import rays
@@ -28,6 +29,41 @@ def test_camera_rays_match_nerf_get_rays_and_project_inverts_them():
   forward = -c2w[:3, 2]
   np.testing.assert_allclose(forward, np.array([-0.9, 3.2, -2.3]) / np.linalg.norm([.9, 3.2, 2.3]),
                              atol=1e-12)
+
+
+def test_pixel_centres_make_rays_symmetric_and_survive_area_downsampling():
+  c2w = rays.look_at([1.0, -3.0, 2.0], target=[0.1, 0.2, -0.3])
+  h, w, f = 6, 10, 7.5
+  _, d = rays.camera_rays(np.eye(4, dtype=np.float32), h, w, f, pixel_center=0.5)
+  # Closed form: pixel (i, j) looks through (i + 0.5 - W/2, -(j + 0.5 - H/2), -f) / f, so an
+  # even image's rays are mirror images about the optical axis (NeRF's (i, j) rays are not).
+  i, j = np.meshgrid(np.arange(w), np.arange(h), indexing="xy")
+  np.testing.assert_allclose(d.numpy(), np.stack([(i + 0.5 - w / 2) / f, -(j + 0.5 - h / 2) / f,
+                                                   -np.ones((h, w))], -1), atol=1e-6)
+  np.testing.assert_allclose(d[:, ::-1, 0], -d[:, :, 0], atol=1e-6)
+  np.testing.assert_allclose(d[::-1, :, 1], -d[:, :, 1], atol=1e-6)
+  # project inverts camera_rays and pixel_rays with the same centre.
+  rays_o, rays_d = rays.camera_rays(c2w, h, w, f, pixel_center=0.5)
+  points = (rays_o + 2.7 * rays_d).numpy().reshape(-1, 3)
+  grid = rays.pixel_grid(h, w).reshape(-1, 2)
+  np.testing.assert_allclose(rays.project(c2w, points, f, h, w, pixel_center=0.5), grid,
+                             atol=1e-4)
+  o, d1 = rays.pixel_rays(np.repeat(c2w[None], len(grid), 0), grid, f, h, w, pixel_center=0.5)
+  np.testing.assert_allclose(d1.numpy(), rays_d.numpy().reshape(-1, 3), atol=1e-6)
+  # A point seen by an 8x finer camera (the 800 px originals of a 100 px image averaged over
+  # each pixel's area) lands in the fine pixels that average into the coarse pixel it lands
+  # in: fine (col + 0.5) = 8 (coarse col + 0.5). With NeRF's convention it is half a coarse
+  # pixel off.
+  point = points[:7]
+  coarse = rays.project(c2w, point, f, h, w, pixel_center=0.5)
+  fine = rays.project(c2w, point, 8 * f, 8 * h, 8 * w, pixel_center=0.5)
+  np.testing.assert_allclose(fine + 0.5, 8 * (coarse + 0.5), atol=1e-6)
+  nerf_fine = rays.project(c2w, point, 8 * f, 8 * h, 8 * w)
+  nerf_coarse = rays.project(c2w, point, f, h, w)
+  np.testing.assert_allclose(nerf_fine + 0.5 - 8 * (nerf_coarse + 0.5), -3.5, atol=1e-6)
+  for bad in (-0.1, 1.0):
+    with pytest.raises(ValueError, match=r"--pixel_center=.*: give where in its pixel"):
+      rays.camera_rays(c2w, h, w, f, pixel_center=bad)
 
 
 def test_ndc_rays_keep_width_with_x_and_height_with_y():

@@ -144,3 +144,23 @@ def test_precrop_batches_draw_from_the_central_half_then_from_everywhere():
   first = iter(scenes.ray_batches(views, 2000, seed=3, precrop_steps=2))
   next(first)
   np.testing.assert_array_equal(next(first)["rgb"].numpy(), again["rgb"].numpy())
+
+
+def test_point_samples_read_the_fine_image_where_the_coarse_rays_pass():
+  from benchmarks import pixel_ceiling  # pylint: disable=g-import-not-at-top
+  factor, size = 8, 40
+  rows, cols = np.meshgrid(np.arange(size) + 0.5, np.arange(size) + 0.5, indexing="ij")
+  ramp = np.stack([rows, cols, 3 * rows - cols], -1)     # linear: bilinear lookups are exact
+  k = np.arange(size // factor)
+  for center in (0.0, 0.5):
+    out = pixel_ceiling.point_samples(ramp, factor, center)
+    where = factor * (k + center)                        # the rays' points, corner at 0
+    inside = slice(1, None) if center == 0 else slice(None)  # NeRF's k = 0 is clamped
+    np.testing.assert_allclose(out[inside, inside, 0], np.broadcast_to(
+        where[:, None], out.shape[:2])[inside, inside], atol=1e-9)
+    np.testing.assert_allclose(out[inside, inside, 1], np.broadcast_to(
+        where[None, :], out.shape[:2])[inside, inside], atol=1e-9)
+  # At the centre of an even block the lookup is the mean of its four middle pixels.
+  block = np.random.default_rng(0).random((size, size, 3))
+  middle = block.reshape(5, 8, 5, 8, 3)[:, 3:5, :, 3:5].mean((1, 3))
+  np.testing.assert_allclose(pixel_ceiling.point_samples(block, 8, 0.5), middle, atol=1e-12)

@@ -40,6 +40,9 @@ def main(argv):
              if "speedup_over_quadrature" in row else "")
     print(f"{config.renderer} N={row['sections']}: test PSNR {row['psnr']:.2f} dB, SSIM "
           f"{row['ssim']:.3f}, {row['rays_per_second']:.0f} rays/s{extra}")
+  fit = report["train_views"]
+  print(f"{config.renderer} N={fit['sections']}: PSNR {fit['psnr']:.2f} dB on {fit['views']} "
+        "training views (near the test PSNR: the model underfits; far above: it overfits)")
   print(f"Renders: {FLAGS.workdir}/test_views.png")
 
 
