@@ -228,7 +228,10 @@ class AutoIntRenderer(keras.Model):
       posts = self.posts(rays, num_sections)
       inputs = rays_lib.broadcast_rays(rays["rays_o"], rays["rays_d"], posts)
       phi_s, phi_c = self.integrals(inputs)                # [B, N + 1], [B, N + 1, 3]
-    dtau = posts[:, 1:] - posts[:, :-1]
+    # A section of zero length (a ray that only grazes the box: near = far in float32) has
+    # equal posts, so Phi(b) - Phi(a) = 0 exactly: 0 / tiny = 0 instead of 0 / 0 = NaN (and
+    # its alpha is 0 whatever its mean).
+    dtau = tf.maximum(posts[:, 1:] - posts[:, :-1], 1e-20)
     sigma = tf.nn.relu((phi_s[:, 1:] - phi_s[:, :-1]) / dtau)
     color = tf.sigmoid((phi_c[:, 1:] - phi_c[:, :-1]) / dtau[..., None])
     return self._composite(rays, posts, sigma, color, return_weights, portable)

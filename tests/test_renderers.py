@@ -258,3 +258,25 @@ def test_rays_that_miss_the_scene_box_show_the_background_in_both_renderers():
     np.testing.assert_array_equal(boxed["opacity"].numpy()[miss], 0.0)
     for key in ("rgb", "opacity", "depth"):
       np.testing.assert_allclose(boxed[key].numpy()[hit], plain[key].numpy()[hit], atol=1e-6)
+
+
+def test_rays_that_only_graze_the_box_render_the_background_not_nan():
+  # A ray through a corner of the box has near = far, or a few float32 steps apart (a lego
+  # test pixel: 3.890334 and 3.8903358): its sections have zero length, Phi(b) - Phi(a) = 0.
+  background = (0.2, 0.5, 0.9)
+  rays = _rays(6)
+  rays["near"][:2] = rays["far"][:2] = np.float32(3.890334)
+  rays["near"][2], rays["far"][2] = np.float32(3.890334), np.float32(3.8903358)
+  config = dataclasses.replace(renderers.ModelConfig(), width=16, depth=2, num_frequencies=2,
+                               direction_frequencies=0, shared_trunk=True)
+  autoint = renderers.AutoIntRenderer(config, background).build_all()
+  quadrature = renderers.QuadratureRenderer(config, background, num_coarse=8,
+                                            num_fine=8).build_all()
+  jitter = tf.random.stateless_uniform([6, 8, 4], [0, 1])
+  renders = [autoint.render(rays, n) for n in (4, 8, 16, 32)]
+  renders += [autoint.render_training(rays, jitter), quadrature.render(rays)]
+  for out in renders:
+    for key in ("rgb", "opacity", "depth"):
+      assert np.all(np.isfinite(out[key].numpy())), (key, out[key])
+    np.testing.assert_allclose(out["opacity"].numpy()[:3], 0.0, atol=1e-5)
+    np.testing.assert_allclose(out["rgb"].numpy()[:3], np.tile(background, (3, 1)), atol=1e-5)
