@@ -65,6 +65,8 @@ class Options:
                                       # the training views' visual hull)
   random_background: bool = False     # both models' training rays on random background colours
                                       # (radiance.Config.random_background; needs alpha)
+  pixel_center: float = 0.0           # where in its pixel each ray passes (0.5: the centre;
+                                      # radiance.Config.pixel_center)
   decay_fraction: float = 0.64        # lr x 0.2 every decay_fraction x budget steps
   calibration_steps: int = 60         # steps of the rate-measuring run
   curve_points: int = 10              # evaluations along each training run
@@ -203,7 +205,8 @@ def main(argv):
                          batch_size=FLAGS.batch_size, num_frequencies=FLAGS.num_frequencies,
                          samples_per_section=FLAGS.samples_per_section, box=tuple(FLAGS.box),
                          precrop_steps=FLAGS.precrop_steps,
-                         random_background=FLAGS.random_background)
+                         random_background=FLAGS.random_background,
+                         pixel_center=FLAGS.pixel_center)
   if FLAGS.autoint_run or FLAGS.quadrature_run:
     auto, equal_steps, auto_run, quad, quad_run, train_views, test_views = finished_runs()
   else:
@@ -270,8 +273,8 @@ def _command_flags():
   parts = []
   for k in ("scene", "data_path", "downscale", "white_background", "budget_minutes",
             "batch_size", "num_frequencies", "samples_per_section", "precrop_steps", "box",
-            "random_background", "test_views", "name", "autoint_run", "quadrature_run",
-            "equal_steps_run"):
+            "random_background", "pixel_center", "test_views", "name", "autoint_run",
+            "quadrature_run", "equal_steps_run"):
     value, default = (",".join(v) if isinstance(v, list) else v
                       for v in (FLAGS[k].value, FLAGS[k].default))
     if value != default:
