@@ -294,6 +294,13 @@ def steps_per_minute(config, train_views, test_views, workdir, probe_steps=60):
   return 60 * rays_per_second / config.batch_size
 
 
+def budget_steps(config, train_views, test_views, workdir, probe_steps=60):
+  """(steps a minute, steps config.budget_minutes buy) of `config` on this machine, measured by
+  `steps_per_minute`."""
+  rate = steps_per_minute(config, train_views, test_views, workdir, probe_steps)
+  return rate, max(int(rate * config.budget_minutes), 1)
+
+
 def fit_schedule(config, train_views, test_views, workdir, log=print):
   """`config` with lr_decay_steps = lr_decay_fraction x the steps its budget buys here (as
   given when lr_decay_fraction is 0). A run resumed in `workdir` keeps its first fit."""
@@ -314,8 +321,7 @@ def fit_schedule(config, train_views, test_views, workdir, log=print):
     _, saved, _ = training.read_run(workdir)
     if (saved.lr_decay_fraction, saved.budget_minutes) == (fraction, config.budget_minutes):
       return dataclasses.replace(config, lr_decay_steps=saved.lr_decay_steps)
-  rate = steps_per_minute(config, train_views, test_views, workdir)
-  expected = max(int(rate * config.budget_minutes), 1)
+  rate, expected = budget_steps(config, train_views, test_views, workdir)
   config = dataclasses.replace(config, lr_decay_steps=max(int(fraction * expected), 1))
   log(f"{config.renderer}: {rate:.0f} steps a minute measured, ~{expected} steps in "
       f"{config.budget_minutes:g} minutes: lr x {config.lr_decay_rate:g} every "
@@ -412,8 +418,9 @@ def train_and_evaluate(config, workdir, progress=True):
   model, history = train(config, train_views, test_views, workdir, progress=progress)
   rows, renders = evaluate(model, test_views, config.renderer, config.report_sections)
   shown = config.eval_sections if config.renderer == "autoint" else None
-  fit = evaluate(model, fit_views(train_views), config.renderer, (shown,))[0][0]
-  report = {"test": rows, "train_views": dict(fit, views=len(fit_views(train_views))),
+  fitted = fit_views(train_views)
+  fit = evaluate(model, fitted, config.renderer, (shown,))[0][0]
+  report = {"test": rows, "train_views": dict(fit, views=len(fitted)),
             "final_loss": history["final_loss"], "steps": history["last_step"],
             "train_seconds": history["train_seconds"]}
   if config.time_quadrature and config.renderer == "autoint":

@@ -91,13 +91,12 @@ SECTIONS = (4, 8, 16, 32)
 def train_for_budget(config, train_views, test_views, workdir, stop_at=None):
   """Trains `config` for FLAGS.budget_minutes; with stop_at, first exactly stop_at steps
   (returned as the second value) and then resumes for the rest of the budget."""
-  rate = radiance.steps_per_minute(config, train_views, test_views, workdir,
-                                  FLAGS.calibration_steps)
-  expected = int(rate * FLAGS.budget_minutes) + 1
+  config = dataclasses.replace(config, budget_minutes=FLAGS.budget_minutes)
+  rate, expected = radiance.budget_steps(config, train_views, test_views, workdir,
+                                         FLAGS.calibration_steps)
   config = dataclasses.replace(
       config, steps=4 * expected, lr_decay_steps=max(int(FLAGS.decay_fraction * expected), 1),
-      eval_every=max(expected // FLAGS.curve_points, 1), checkpoint_every=500,
-      budget_minutes=FLAGS.budget_minutes)
+      eval_every=max(expected // FLAGS.curve_points, 1), checkpoint_every=500)
   print(f"{config.renderer}: {rate:.0f} steps/min measured, ~{expected} steps in the budget; "
         f"lr x 0.2 every {config.lr_decay_steps} steps")
   run = os.path.join(workdir, config.renderer)
