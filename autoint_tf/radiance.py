@@ -27,6 +27,7 @@ from autoint_tf import training
 RENDERERS = ("autoint", "quadrature")
 SCENES = ("blobs", "npz", "blender", "llff")
 PRECISIONS = ("float32", "mixed_bfloat16")
+SECTION_MEANS = ("sampled", "exact")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,6 +61,15 @@ class Config(training.LoopConfig):
                                     # preset's)
   num_sections: int = 0             # override K (the sampling network's sections)
   samples_per_section: int = 0      # override M, grad-network samples a section in training
+  section_means: str = "sampled"    # AutoInt training: sampled (the paper: the grad networks'
+                                    # mean over M stratified samples of each section) or exact
+                                    # ((Phi(tau_i) - Phi(tau_i-1)) / dtau of the integral
+                                    # networks at the K + 1 posts, as rendering computes them:
+                                    # the limit M -> infinity of the same loss, without its noise)
+  post_jitter: float = 0.0          # section_means=exact: each training batch moves every
+                                    # interior post at random by up to +-post_jitter / 2 of the
+                                    # shorter of its sections (0: the sampling network's posts;
+                                    # at most 1), so Phi is fitted between posts too
   width: int = 0                    # override the preset's hidden width (0: the preset's)
   depth: int = 0                    # override the preset's hidden layers (0: the preset's)
   near: float = 0.0                 # override the scene's near bound (0: the scene's); not
@@ -117,6 +127,13 @@ def model_config(config):
       overrides[name] = getattr(config, name)
   if config.direction_frequencies >= 0:
     overrides["direction_frequencies"] = config.direction_frequencies
+  if not 0 <= config.post_jitter <= 1:
+    raise ValueError(f"--post_jitter={config.post_jitter}: give a fraction in [0, 1] of the "
+                     "shorter neighbouring section (more would let posts cross).")
+  if config.section_means not in SECTION_MEANS:
+    raise ValueError(f"--section_means={config.section_means}: choose one of "
+                     f"{', '.join(SECTION_MEANS)} (sampled: the paper's grad-network samples; "
+                     "exact: the integral networks' differences at the posts).")
   return dataclasses.replace(base, **overrides)
 
 
@@ -220,8 +237,11 @@ class Task(training.Task):
     def add_jitter(batch):
       seed = tf.stack([tf.cast(config.seed, tf.int64) + 1, batch.pop("index")])
       if config.renderer == "autoint":
-        batch["jitter"] = tf.random.stateless_uniform(
-            [b, mc.num_sections, mc.samples_per_section], seed)
+        if config.section_means == "sampled":
+          batch["jitter"] = tf.random.stateless_uniform(
+              [b, mc.num_sections, mc.samples_per_section], seed)
+        elif config.post_jitter:
+          batch["jitter"] = tf.random.stateless_uniform([b, mc.num_sections - 1], seed)
       else:
         batch["jitter"] = tf.random.stateless_uniform([b, config.num_coarse], seed)
         batch["u"] = tf.random.stateless_uniform([b, config.num_fine], seed + 1)
@@ -244,7 +264,11 @@ class Task(training.Task):
       return tf.reduce_mean(tf.square(rgb - batch["rgb"]), -1)
 
     if self.config.renderer == "autoint":
-      out = model.render_training(batch, batch["jitter"])
+      if self.config.section_means == "sampled":
+        out = model.render_training(batch, batch["jitter"])
+      else:
+        out = model.render(batch, self.mc.num_sections, post_jitter=(
+            (batch["jitter"], self.config.post_jitter) if self.config.post_jitter else None))
       return error(out["rgb"], out["opacity"]), None
     out = model.render(batch, (batch["jitter"], batch["u"]))
     return error(out["rgb"], out["opacity"]) + error(out["coarse_rgb"],

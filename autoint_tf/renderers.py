@@ -9,7 +9,9 @@ r(t) = o + t d, d unnormalized, t in [near, far].
   Rendering: N + 1 evaluations of each integral network per ray (`render`).
   Training: the grad networks dPhi/dt at M stratified samples inside each section, section means
     before the activations (`render_training`); gradients reach the sampling network through the
-    sample positions and delta.
+    sample positions and delta. As M grows these means tend to the exact ones of `render` at
+    N = K, which a training loss can also use directly (radiance `section_means="exact"`: K + 1
+    plain evaluations a ray instead of K M forward-mode ones, and no sampling noise).
   Sampling network (`SamplingNetwork`, a plain field, not integrated): PE(o, d) -> ReLU MLP ->
     K section lengths |out + 1/K|, renormalized, floored at `min_section` / K. Posts for any N: piecewise-linear in the section index (N = K gives
     the K sections; N = 2K halves each; N = K / 2 merges pairs).
@@ -144,6 +146,16 @@ class SamplingNetwork(keras.layers.Layer):
     return (lengths + floor) / (1.0 + k * floor)
 
 
+def jitter_posts(posts, u, spread):
+  """posts [B, N + 1] with each interior post i moved by (u_i - 1/2) * spread * the shorter of
+  its two sections; u [B, N - 1] in [0, 1). The ends stay; spread <= 1 keeps the posts in
+  order (two neighbours move towards each other by at most half their section each)."""
+  dtau = posts[:, 1:] - posts[:, :-1]
+  room = tf.minimum(dtau[:, :-1], dtau[:, 1:])
+  inner = posts[:, 1:-1] + (tf.cast(u, posts.dtype) - 0.5) * spread * room
+  return tf.concat([posts[:, :1], inner, posts[:, -1:]], -1)
+
+
 class AutoIntRenderer(keras.Model):
   """sigma and colour integral networks + sampling network; renders with N + 1 evaluations.
 
@@ -218,14 +230,18 @@ class AutoIntRenderer(keras.Model):
       cdf = (1 - w) * tf.gather(cdf, lo, axis=-1) + w * tf.gather(cdf, lo + 1, axis=-1)
     return near + (far - near) * cdf
 
-  def render(self, rays, num_sections, return_weights=False, portable=False):
+  def render(self, rays, num_sections, return_weights=False, portable=False, post_jitter=None):
     """AutoInt rendering: N + 1 evaluations of each integral network a ray.
 
     Returns a dict with rgb [B, 3], depth [B], opacity [B] (and posts, weights). `portable`:
-    compositing with TFLite built-in ops only (see `composite`).
+    compositing with TFLite built-in ops only (see `composite`). `post_jitter`: None, or
+    (u [B, N - 1], spread) to train on exact section means at randomly moved posts
+    (`jitter_posts`).
     """
     with fields.full_precision():  # (the sampler too: a served render is float32 throughout)
       posts = self.posts(rays, num_sections)
+      if post_jitter is not None:
+        posts = jitter_posts(posts, *post_jitter)
       inputs = rays_lib.broadcast_rays(rays["rays_o"], rays["rays_d"], posts)
       phi_s, phi_c = self.integrals(inputs)                # [B, N + 1], [B, N + 1, 3]
     # A section of zero length (a ray that only grazes the box: near = far in float32) has

@@ -59,6 +59,9 @@ class Options:
   batch_size: int = radiance.Config.batch_size  # rays a step
   num_frequencies: int = 0            # PE octaves of the point (0: the tiny preset's)
   samples_per_section: int = 0        # AutoInt's grad-network samples a section (0: preset's)
+  section_means: str = "sampled"      # AutoInt's training section means: sampled (the paper)
+                                      # or exact (radiance.Config.section_means)
+  post_jitter: float = 0.0            # exact: posts moved at random (radiance.Config.post_jitter)
   precrop_steps: int = 0              # both models' first steps on the views' central half
                                       # (radiance.Config.precrop_steps; NeRF's lego: 500)
   box: tuple = ()                     # scene box of both models (radiance.Config.box; auto:
@@ -83,7 +86,8 @@ class Options:
   write: bool = True                  # write results, images and the BENCHMARKS.md section
 
 
-config_flags.define(Options, enums={"scene": ("npz", "blender", "llff")})
+config_flags.define(Options, enums={"scene": ("npz", "blender", "llff"),
+                                    "section_means": radiance.SECTION_MEANS})
 FLAGS = flags.FLAGS
 SECTIONS = (4, 8, 16, 32)
 
@@ -202,7 +206,9 @@ def main(argv):
   base = radiance.Config(scene=FLAGS.scene, data_path=FLAGS.data_path,
                          downscale=FLAGS.downscale, white_background=FLAGS.white_background,
                          batch_size=FLAGS.batch_size, num_frequencies=FLAGS.num_frequencies,
-                         samples_per_section=FLAGS.samples_per_section, box=tuple(FLAGS.box),
+                         samples_per_section=FLAGS.samples_per_section,
+                         section_means=FLAGS.section_means, post_jitter=FLAGS.post_jitter,
+                         box=tuple(FLAGS.box),
                          precrop_steps=FLAGS.precrop_steps,
                          random_background=FLAGS.random_background,
                          pixel_center=FLAGS.pixel_center)
@@ -271,7 +277,8 @@ def _command_flags():
   """The flags of this run that change the result, as typed on a command line."""
   parts = []
   for k in ("scene", "data_path", "downscale", "white_background", "budget_minutes",
-            "batch_size", "num_frequencies", "samples_per_section", "precrop_steps", "box",
+            "batch_size", "num_frequencies", "samples_per_section", "section_means",
+            "post_jitter", "precrop_steps", "box",
             "random_background", "pixel_center", "test_views", "name", "autoint_run",
             "quadrature_run", "equal_steps_run"):
     value, default = (",".join(v) if isinstance(v, list) else v

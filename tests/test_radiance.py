@@ -45,6 +45,45 @@ def test_a_finished_run_scores_its_fit_on_ten_evenly_spaced_training_views(tmp_p
   np.testing.assert_allclose(report["train_views"]["psnr"], psnr, atol=1e-3)
 
 
+def test_exact_section_means_are_the_sampled_loss_and_gradient_in_the_limit_of_many_samples():
+  # --section_means=exact trains on (Phi(tau_i) - Phi(tau_i-1)) / dtau at the K + 1 posts; the
+  # paper's loss takes the grad network's mean over M stratified samples of each section. With
+  # M = 512 midpoints (jitter 0.5) the sampled section means are the midpoint rule of the same
+  # integrals: the two losses and their gradients (weights and sampling network) must agree.
+  train, test = scenes.procedural_views(num_train=2, num_test=1, size=8)
+  sampled = radiance.Config(image_size=8, batch_size=32, num_sections=4, samples_per_section=512,
+                            width=32)
+  exact = dataclasses.replace(sampled, section_means="exact")
+  task = radiance.Task(sampled, train, test)
+  model = task.build_model()
+  batch = next(iter(task.dataset(0)))
+  assert batch["jitter"].shape == (32, 4, 512)
+  batch["jitter"] = tf.fill(batch["jitter"].shape, 0.5)
+  assert "jitter" not in next(iter(radiance.Task(exact, train, test).dataset(0)))
+  results = []
+  for config in (sampled, exact):
+    with tf.GradientTape() as tape:
+      per_ray, _ = radiance.Task(config, train, test).loss(model, batch)
+      loss = tf.reduce_mean(per_ray)
+    grads = tape.gradient(loss, model.trainable_variables)
+    # (None: a weight the loss does not reach, such as Phi's output bias, a constant of
+    # integration that Phi(b) - Phi(a) cancels)
+    results.append((per_ray.numpy(), [np.zeros(v.shape) if g is None else g.numpy()
+                                      for g, v in zip(grads, model.trainable_variables)]))
+  (loss_s, grads_s), (loss_e, grads_e) = results
+  assert np.mean(loss_e) > 1e-3  # an untrained model: a loss worth comparing
+  np.testing.assert_allclose(loss_e, loss_s, rtol=1e-3, atol=1e-6)
+  assert sum(np.abs(g).max() > 0 for g in grads_s) > 10
+  for g_e, g_s in zip(grads_e, grads_s):
+    np.testing.assert_allclose(g_e, g_s, atol=2e-3 * np.abs(g_s).max() + 1e-6)
+  # --post_jitter: each batch carries K - 1 uniforms that move the interior posts it trains at.
+  moved = dataclasses.replace(exact, post_jitter=1.0)
+  jittered = next(iter(radiance.Task(moved, train, test).dataset(0)))
+  assert jittered["jitter"].shape == (32, 3)
+  loss_j, _ = radiance.Task(moved, train, test).loss(model, jittered)
+  assert np.abs(loss_j.numpy() - loss_e).max() > 1e-4  # (the same rays: only the posts moved)
+
+
 def test_a_non_finite_loss_stops_training_and_keeps_the_last_good_checkpoint(tmp_path):
   config = radiance.Config(image_size=8, batch_size=64, num_sections=4, steps=6,
                           checkpoint_every=3, log_every=100, eval_every=100)
@@ -148,6 +187,8 @@ def test_the_pixel_centre_reaches_the_views_their_batches_and_the_context():
     (dict(width=-8), r"--width=-8: give a positive count"),
     (dict(precrop_steps=-1), r"--precrop_steps=-1: give 0 \(off\) or a positive"),
     (dict(pixel_center=1.0), r"--pixel_center=1.0: give where in its pixel a pixel's ray"),
+    (dict(section_means="mean"), r"--section_means=mean: choose one of sampled, exact"),
+    (dict(post_jitter=1.5), r"--post_jitter=1.5: give a fraction in \[0, 1\]"),
 ])
 def test_bad_run_overrides_are_refused_naming_the_flag(overrides, message):
   config = radiance.Config(image_size=8, **overrides)

@@ -129,6 +129,21 @@ def test_gradients_reach_the_sampling_network_through_training_renders():
   assert all(g is not None and np.any(g.numpy() != 0) for g in grads)
 
 
+def test_jittered_posts_move_by_at_most_half_the_shorter_section_and_keep_their_order():
+  posts = tf.constant([[0.0, 1.0, 3.0, 4.0, 8.0]])          # sections 1, 2, 1, 4
+  u = tf.constant([[1.0, 0.0, 0.5]])
+  np.testing.assert_allclose(renderers.jitter_posts(posts, u, 1.0).numpy(),
+                             [[0.0, 1.5, 2.5, 4.0, 8.0]])
+  np.testing.assert_allclose(renderers.jitter_posts(posts, u, 0.5).numpy(),
+                             [[0.0, 1.25, 2.75, 4.0, 8.0]])
+  np.testing.assert_array_equal(renderers.jitter_posts(posts, u, 0.0).numpy(), posts.numpy())
+  rng = np.random.default_rng(0)
+  posts = tf.constant(np.cumsum(rng.exponential(size=(64, 9)), 1), tf.float32)
+  moved = renderers.jitter_posts(posts, tf.constant(rng.uniform(size=(64, 7)), tf.float32), 1.0)
+  np.testing.assert_array_equal(moved.numpy()[:, [0, -1]], posts.numpy()[:, [0, -1]])
+  assert np.all(np.diff(moved.numpy(), axis=1) >= -1e-6)
+
+
 def test_sample_pdf_inverts_the_cdf():
   bins = tf.constant([[0.0, 1.0, 3.0, 4.0]])
   weights = tf.constant([[1.0, 0.0, 3.0]])

@@ -26,7 +26,8 @@ flags.DEFINE_string("workdir", "runs/radiance", "Output directory.")
 flags.DEFINE_enum("preset", "tiny", sorted(radiance.PRESETS), "Starting configuration.")
 config_flags.define(radiance.Config, enums={
     "scene": radiance.SCENES, "renderer": radiance.RENDERERS,
-    "model": sorted(renderers.MODEL_PRESETS), "precision": radiance.PRECISIONS})
+    "model": sorted(renderers.MODEL_PRESETS), "precision": radiance.PRECISIONS,
+    "section_means": radiance.SECTION_MEANS})
 FLAGS = flags.FLAGS
 
 
