@@ -11,6 +11,9 @@ benchmarks/results/<section>.json and the table in BENCHMARKS.md.
   python -m benchmarks.radiance_recipe --budget_minutes=6 --section=radiance_precision \
       --variant="shared trunk, PE 6, 256 rays, x0.2 / 3200, orientation PE 0" \
       --variant="shared trunk, PE 6, 256 rays, x0.2 / 3200, orientation PE 0, mixed_bfloat16"
+  python -m benchmarks.radiance_recipe --budget_minutes=6 --section=radiance_section_means \
+      --variant="shared trunk, PE 6, 256 rays, x0.2 / 3200, orientation PE 0" \
+      --variant="shared trunk, PE 6, 256 rays, x0.2 / 7000, orientation PE 0, exact means, jittered posts"
   python -m benchmarks.radiance_recipe --scene=lego --budget_minutes=5   # lego levers
 """
 
@@ -52,6 +55,11 @@ VARIANTS = {
     "shared trunk, PE 6, 256 rays, x0.2 / 3200, orientation PE 0, mixed_bfloat16": dict(
         FAST, shared_trunk=True, num_frequencies=6, batch_size=256, lr_decay_steps=3200,
         direction_frequencies=0, precision="mixed_bfloat16"),
+    # Exact section means at jittered posts (section_means, post_jitter: lego's recipe): ~2x the
+    # steps a minute, so the decay stretched to them.
+    "shared trunk, PE 6, 256 rays, x0.2 / 7000, orientation PE 0, exact means, jittered posts":
+        dict(FAST, shared_trunk=True, num_frequencies=6, batch_size=256, lr_decay_steps=7000,
+             direction_frequencies=0, section_means="exact", post_jitter=1.0),
 }
 # lego 100x100: one lever at a time on radiance.Config() (the 45-minute run's recipe; its lr
 # decay x0.2 / 3200 steps is 0.64 x the steps of ~6 minutes, as benchmarks.render fits it).
