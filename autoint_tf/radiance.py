@@ -134,6 +134,11 @@ def model_config(config):
     raise ValueError(f"--section_means={config.section_means}: choose one of "
                      f"{', '.join(SECTION_MEANS)} (sampled: the paper's grad-network samples; "
                      "exact: the integral networks' differences at the posts).")
+  if config.post_jitter and config.section_means != "exact":
+    raise ValueError(f"--post_jitter={config.post_jitter} moves the posts of exact section "
+                     f"means; with --section_means={config.section_means} the grad networks' "
+                     "samples already cover each section: add --section_means=exact or drop "
+                     "--post_jitter.")
   return dataclasses.replace(base, **overrides)
 
 

@@ -189,6 +189,8 @@ def test_the_pixel_centre_reaches_the_views_their_batches_and_the_context():
     (dict(pixel_center=1.0), r"--pixel_center=1.0: give where in its pixel a pixel's ray"),
     (dict(section_means="mean"), r"--section_means=mean: choose one of sampled, exact"),
     (dict(post_jitter=1.5), r"--post_jitter=1.5: give a fraction in \[0, 1\]"),
+    (dict(post_jitter=0.5), r"--post_jitter=0.5 moves the posts of exact section means; with "
+                            r"--section_means=sampled"),
 ])
 def test_bad_run_overrides_are_refused_naming_the_flag(overrides, message):
   config = radiance.Config(image_size=8, **overrides)
