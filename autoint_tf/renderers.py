@@ -255,9 +255,10 @@ class AutoIntRenderer(keras.Model):
   def render_training(self, rays, jitter):
     """Training rendering: grad networks at M stratified samples in each of the K sections.
 
-    jitter: [B, K, M] uniform [0, 1) offsets (zeros: the left end of each stratum).
+    jitter: [B, K, M] uniform [0, 1) offsets (zeros: the left end of each stratum); its last
+    dimension sets M.
     """
-    m = self.config.samples_per_section
+    m = jitter.shape[-1]
     posts = self.posts(rays, self.config.num_sections)
     dtau = posts[:, 1:] - posts[:, :-1]
     u = (tf.range(m, dtype=tf.float32) + jitter) / m       # [B, K, M]
