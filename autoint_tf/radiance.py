@@ -70,6 +70,10 @@ class Config(training.LoopConfig):
                                     # interior post at random by up to +-post_jitter / 2 of the
                                     # shorter of its sections (0: the sampling network's posts;
                                     # at most 1), so Phi is fitted between posts too
+  exact_scales: int = 1             # section_means=exact: the loss averages the renders at K,
+                                    # 2K, ..., 2^(S-1) K sections, all from the integral
+                                    # networks at the finest render's posts (jittered), so Phi
+                                    # is fitted at each N that rendering uses (1: K only)
   width: int = 0                    # override the preset's hidden width (0: the preset's)
   depth: int = 0                    # override the preset's hidden layers (0: the preset's)
   near: float = 0.0                 # override the scene's near bound (0: the scene's); not
@@ -134,6 +138,10 @@ def model_config(config):
     raise ValueError(f"--section_means={config.section_means}: choose one of "
                      f"{', '.join(SECTION_MEANS)} (sampled: the paper's grad-network samples; "
                      "exact: the integral networks' differences at the posts).")
+  if config.exact_scales < 1 or (config.exact_scales > 1 and config.section_means != "exact"):
+    raise ValueError(f"--exact_scales={config.exact_scales}: give 1 (the K sections only) or, "
+                     "with --section_means=exact, the number of renders at K, 2K, 4K, ... "
+                     "sections the loss averages.")
   if config.post_jitter and config.section_means != "exact":
     raise ValueError(f"--post_jitter={config.post_jitter} moves the posts of exact section "
                      f"means; with --section_means={config.section_means} the grad networks' "
@@ -246,7 +254,8 @@ class Task(training.Task):
           batch["jitter"] = tf.random.stateless_uniform(
               [b, mc.num_sections, mc.samples_per_section], seed)
         elif config.post_jitter:
-          batch["jitter"] = tf.random.stateless_uniform([b, mc.num_sections - 1], seed)
+          batch["jitter"] = tf.random.stateless_uniform(
+              [b, mc.num_sections * 2 ** (config.exact_scales - 1) - 1], seed)
       else:
         batch["jitter"] = tf.random.stateless_uniform([b, config.num_coarse], seed)
         batch["u"] = tf.random.stateless_uniform([b, config.num_fine], seed + 1)
@@ -261,8 +270,9 @@ class Task(training.Task):
                               config.precrop_steps).map(add_jitter)
 
   def loss(self, model, batch):
-    """Squared colour error per ray [B] (the NeRF baseline adds its coarse pass, as NeRF), on
-    the batch's background colours when it has them (random_background)."""
+    """Squared colour error per ray [B] (the NeRF baseline adds its coarse pass, as NeRF;
+    AutoInt with exact_scales > 1 averages its renders at K, 2K, ... sections), on the batch's
+    background colours when it has them (random_background)."""
     def error(rgb, opacity):
       if "background" in batch:
         rgb = renderers.recomposite(rgb, opacity, model.background, batch["background"])
@@ -270,11 +280,11 @@ class Task(training.Task):
 
     if self.config.renderer == "autoint":
       if self.config.section_means == "sampled":
-        out = model.render_training(batch, batch["jitter"])
+        outs = [model.render_training(batch, batch["jitter"])]
       else:
-        out = model.render(batch, self.mc.num_sections, post_jitter=(
+        outs = model.render_scales(batch, self.mc.num_sections, self.config.exact_scales, (
             (batch["jitter"], self.config.post_jitter) if self.config.post_jitter else None))
-      return error(out["rgb"], out["opacity"]), None
+      return tf.add_n([error(o["rgb"], o["opacity"]) for o in outs]) / len(outs), None
     out = model.render(batch, (batch["jitter"], batch["u"]))
     return error(out["rgb"], out["opacity"]) + error(out["coarse_rgb"],
                                                       out["coarse_opacity"]), None

@@ -11,7 +11,9 @@ r(t) = o + t d, d unnormalized, t in [near, far].
     before the activations (`render_training`); gradients reach the sampling network through the
     sample positions and delta. As M grows these means tend to the exact ones of `render` at
     N = K, which a training loss can also use directly (radiance `section_means="exact"`: K + 1
-    plain evaluations a ray instead of K M forward-mode ones, and no sampling noise).
+    plain evaluations a ray instead of K M forward-mode ones, and no sampling noise; with
+    `exact_scales` S, the renders at K, 2K, ..., 2^(S-1) K from one evaluation at the finest
+    render's posts, `render_scales`).
   Sampling network (`SamplingNetwork`, a plain field, not integrated): PE(o, d) -> ReLU MLP ->
     K section lengths |out + 1/K|, renormalized, floored at `min_section` / K. Posts for any N: piecewise-linear in the section index (N = K gives
     the K sections; N = 2K halves each; N = K / 2 merges pairs).
@@ -238,12 +240,35 @@ class AutoIntRenderer(keras.Model):
     (u [B, N - 1], spread) to train on exact section means at randomly moved posts
     (`jitter_posts`).
     """
+    return self.render_scales(rays, num_sections, 1, post_jitter, return_weights, portable)[0]
+
+  def render_scales(self, rays, num_sections, scales, post_jitter=None, return_weights=False,
+                    portable=False):
+    """Renders at N, 2N, ..., 2^(S-1) N sections (S = scales), coarse to fine, from one
+    evaluation of the integral networks at the finest render's 2^(S-1) N + 1 posts.
+
+    The coarser renders take every 2nd, 4th, ... of those posts: the sampling network's posts
+    nest (`posts` halves each section when N doubles), so each is what `render` gives at its N.
+    `post_jitter`: None or (u [B, 2^(S-1) N - 1], spread), moving the finest posts (a coarse
+    post moves with the fine post it is).
+    """
+    finest = num_sections * 2 ** (scales - 1)
     with fields.full_precision():  # (the sampler too: a served render is float32 throughout)
-      posts = self.posts(rays, num_sections)
+      posts = self.posts(rays, finest)
       if post_jitter is not None:
         posts = jitter_posts(posts, *post_jitter)
       inputs = rays_lib.broadcast_rays(rays["rays_o"], rays["rays_d"], posts)
       phi_s, phi_c = self.integrals(inputs)                # [B, N + 1], [B, N + 1, 3]
+    outs = []
+    for scale in range(scales):
+      every = 2 ** (scales - 1 - scale)
+      pick = (lambda x: x[:, ::every]) if every > 1 else (lambda x: x)
+      outs.append(self._render_posts(rays, pick(posts), pick(phi_s), pick(phi_c),
+                                     return_weights, portable))
+    return outs
+
+  def _render_posts(self, rays, posts, phi_s, phi_c, return_weights, portable):
+    """Section means from the integral networks at the posts [B, N + 1], composited."""
     # A section of zero length (a ray that only grazes the box: near = far in float32) has
     # equal posts, so Phi(b) - Phi(a) = 0 exactly: 0 / tiny = 0 instead of 0 / 0 = NaN (and
     # its alpha is 0 whatever its mean).

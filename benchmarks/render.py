@@ -62,6 +62,8 @@ class Options:
   section_means: str = "sampled"      # AutoInt's training section means: sampled (the paper)
                                       # or exact (radiance.Config.section_means)
   post_jitter: float = 0.0            # exact: posts moved at random (radiance.Config.post_jitter)
+  exact_scales: int = 1               # exact: renders at K, 2K, ... in the loss
+                                      # (radiance.Config.exact_scales)
   precrop_steps: int = 0              # both models' first steps on the views' central half
                                       # (radiance.Config.precrop_steps; NeRF's lego: 500)
   box: tuple = ()                     # scene box of both models (radiance.Config.box; auto:
@@ -208,6 +210,7 @@ def main(argv):
                          batch_size=FLAGS.batch_size, num_frequencies=FLAGS.num_frequencies,
                          samples_per_section=FLAGS.samples_per_section,
                          section_means=FLAGS.section_means, post_jitter=FLAGS.post_jitter,
+                         exact_scales=FLAGS.exact_scales,
                          box=tuple(FLAGS.box),
                          precrop_steps=FLAGS.precrop_steps,
                          random_background=FLAGS.random_background,
@@ -278,7 +281,7 @@ def _command_flags():
   parts = []
   for k in ("scene", "data_path", "downscale", "white_background", "budget_minutes",
             "batch_size", "num_frequencies", "samples_per_section", "section_means",
-            "post_jitter", "precrop_steps", "box",
+            "post_jitter", "exact_scales", "precrop_steps", "box",
             "random_background", "pixel_center", "test_views", "name", "autoint_run",
             "quadrature_run", "equal_steps_run"):
     value, default = (",".join(v) if isinstance(v, list) else v

@@ -82,6 +82,14 @@ def test_exact_section_means_are_the_sampled_loss_and_gradient_in_the_limit_of_m
   assert jittered["jitter"].shape == (32, 3)
   loss_j, _ = radiance.Task(moved, train, test).loss(model, jittered)
   assert np.abs(loss_j.numpy() - loss_e).max() > 1e-4  # (the same rays: only the posts moved)
+  # --exact_scales=2: the mean of the squared errors of the renders at K and 2K sections.
+  scales = dataclasses.replace(exact, exact_scales=2)
+  loss_2, _ = radiance.Task(scales, train, test).loss(model, batch)
+  error = lambda n: np.mean((model.render(batch, n)["rgb"].numpy() - batch["rgb"].numpy())**2, -1)
+  np.testing.assert_allclose(loss_2.numpy(), (error(4) + error(8)) / 2, rtol=1e-5, atol=1e-7)
+  np.testing.assert_allclose(loss_e, error(4), rtol=1e-5, atol=1e-7)
+  moved = dataclasses.replace(scales, post_jitter=1.0)
+  assert next(iter(radiance.Task(moved, train, test).dataset(0)))["jitter"].shape == (32, 7)
 
 
 def test_a_non_finite_loss_stops_training_and_keeps_the_last_good_checkpoint(tmp_path):
@@ -189,6 +197,8 @@ def test_the_pixel_centre_reaches_the_views_their_batches_and_the_context():
     (dict(pixel_center=1.0), r"--pixel_center=1.0: give where in its pixel a pixel's ray"),
     (dict(section_means="mean"), r"--section_means=mean: choose one of sampled, exact"),
     (dict(post_jitter=1.5), r"--post_jitter=1.5: give a fraction in \[0, 1\]"),
+    (dict(exact_scales=2), r"--exact_scales=2: give 1 .* or, with --section_means=exact"),
+    (dict(exact_scales=0), r"--exact_scales=0: give 1"),
     (dict(post_jitter=0.5), r"--post_jitter=0.5 moves the posts of exact section means; with "
                             r"--section_means=sampled"),
 ])

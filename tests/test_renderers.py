@@ -79,16 +79,13 @@ def test_autoint_rendering_converges_to_dense_quadrature_as_n_grows():
   assert errors[-1] < 2e-3 and errors[0] > 10 * errors[-1], errors
 
 
-def test_autoint_rendering_equals_compute_radiance_on_the_section_values():
-  model, field = _analytic_renderer((1.0, 1.0, 1.0))
-  rays = _rays(seed=1)
-  out = model.render(rays, 8, return_weights=True)
-  posts = out["posts"].numpy().astype(np.float64)
-  inputs = lambda t: {k: np.repeat(v[:, None], posts.shape[1], 1) for k, v in
-                      rays.items() if k.startswith("rays")} | {"t": t}
-  io = inputs(posts[..., None])
-  phi_s = field.sigma({"origin": io["rays_o"], "direction": io["rays_d"], "t": io["t"]}).numpy()
-  phi_c = field.color({"origin": io["rays_o"], "direction": io["rays_d"], "t": io["t"]}).numpy()
+def _reference_render(field, rays, posts):
+  """(rgb, opacity, depth, sigma, delta) of the closed-form field's section means at posts
+  [B, N + 1] on a white background: compute_radiance, in float64 numpy where it can be."""
+  posts = posts.astype(np.float64)
+  io = {"origin": np.repeat(rays["rays_o"][:, None], posts.shape[1], 1),
+        "direction": np.repeat(rays["rays_d"][:, None], posts.shape[1], 1), "t": posts[..., None]}
+  phi_s, phi_c = field.sigma(io).numpy(), field.color(io).numpy()
   dt = np.diff(posts, axis=1)
   sigma = np.maximum(np.diff(phi_s[..., 0], axis=1) / dt, 0)
   color = 1 / (1 + np.exp(-np.diff(phi_c, axis=1) / dt[..., None]))
@@ -96,7 +93,16 @@ def test_autoint_rendering_equals_compute_radiance_on_the_section_values():
   rgb, alpha, _ = ray_radiance.compute_radiance(
       tf.constant(np.concatenate([color, sigma[..., None]], -1), tf.float32),
       tf.constant(delta, tf.float32))
-  np.testing.assert_allclose(out["rgb"].numpy(), rgb.numpy() + (1 - alpha.numpy()), atol=2e-5)
+  return rgb.numpy() + (1 - alpha.numpy()), sigma, delta
+
+
+def test_autoint_rendering_equals_compute_radiance_on_the_section_values():
+  model, field = _analytic_renderer((1.0, 1.0, 1.0))
+  rays = _rays(seed=1)
+  out = model.render(rays, 8, return_weights=True)
+  posts = out["posts"].numpy().astype(np.float64)
+  rgb, sigma, delta = _reference_render(field, rays, posts)
+  np.testing.assert_allclose(out["rgb"].numpy(), rgb, atol=2e-5)
   # ... and compute_radiance is the NeRF compositing, written out here in numpy.
   a = 1 - np.exp(-sigma * delta)
   trans = np.cumprod(np.concatenate([np.ones_like(a[:, :1]), 1 - a[:, :-1]], 1), 1)
@@ -104,6 +110,28 @@ def test_autoint_rendering_equals_compute_radiance_on_the_section_values():
   np.testing.assert_allclose(out["depth"].numpy(),
                              np.sum(a * trans * 0.5 * (posts[:, 1:] + posts[:, :-1]), 1),
                              rtol=1e-4)
+
+
+def test_renders_at_nested_scales_are_the_renders_at_each_n_from_one_set_of_posts():
+  # render_scales(N = 4, S = 3): renders at 4, 8 and 16 sections from Phi at the 17 posts of the
+  # finest. Unjittered, each is render() at its N; jittered, each coarse render's posts are
+  # every 2nd / 4th fine post, and its colour is the closed form's section means at them.
+  model, field = _analytic_renderer((1.0, 1.0, 1.0))
+  rays = _rays(seed=2)
+  outs = model.render_scales(rays, 4, 3)
+  assert len(outs) == 3
+  for n, out in zip((4, 8, 16), outs):
+    np.testing.assert_allclose(out["rgb"].numpy(), model.render(rays, n)["rgb"].numpy(),
+                               atol=1e-6)
+  u = tf.constant(np.random.default_rng(0).uniform(size=(16, 15)), tf.float32)
+  moved = model.render_scales(rays, 4, 3, (u, 1.0), return_weights=True)
+  fine = moved[-1]["posts"].numpy()
+  np.testing.assert_allclose(fine, renderers.jitter_posts(model.posts(rays, 16), u, 1.0).numpy())
+  for every, out in zip((4, 2, 1), moved):
+    np.testing.assert_array_equal(out["posts"].numpy(), fine[:, ::every])
+    np.testing.assert_allclose(out["rgb"].numpy(),
+                               _reference_render(field, rays, fine[:, ::every])[0], atol=2e-5)
+  assert np.abs(moved[0]["rgb"].numpy() - outs[0]["rgb"].numpy()).max() > 1e-3
 
 
 def test_sampling_network_posts_span_near_far_for_any_n():
