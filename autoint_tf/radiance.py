@@ -84,6 +84,9 @@ class Config(training.LoopConfig):
                                     # to it, rays that miss it show the background, and
                                     # training draws only rays that meet it (not for NDC)
   view_consistent_sigma: bool = False  # sigma's network sees only the point
+  color_orientation: str = "ray"    # what colour sees besides the point: ray (origin and
+                                    # direction, the paper's) or direction (NeRF's: it cannot
+                                    # tell the training views apart by their camera position)
   shared_trunk: bool = True         # one trunk for sigma and colour (renderers.RadianceField);
                                     # False: the paper's two networks
   num_coarse: int = 64              # quadrature baseline samples
@@ -120,7 +123,12 @@ def model_config(config):
   """The renderers.ModelConfig of a run: its preset with the run's overrides."""
   base = renderers.MODEL_PRESETS[config.model]
   overrides = {"view_consistent_sigma": config.view_consistent_sigma,
-               "shared_trunk": config.shared_trunk}
+               "shared_trunk": config.shared_trunk,
+               "color_orientation": config.color_orientation}
+  if config.color_orientation not in renderers.COLOR_ORIENTATIONS:
+    raise ValueError(f"--color_orientation={config.color_orientation}: choose one of "
+                     f"{', '.join(renderers.COLOR_ORIENTATIONS)} (ray: origin and direction, "
+                     "the paper's; direction: the direction only, NeRF's).")
   if config.activation:
     overrides["activation"] = fields.check_activation(config.activation)
   for name in ("num_sections", "samples_per_section", "width", "depth", "num_frequencies"):

@@ -44,6 +44,9 @@ class ModelConfig:
   num_frequencies: int = 10           # L: PE octaves of the point x = o + t d
   direction_frequencies: int = 4      # PE octaves of the 6-D ray orientation (o, d)
   view_consistent_sigma: bool = False  # sigma's network sees only the point
+  color_orientation: str = "ray"      # what the colour network sees besides the point: "ray"
+                                      # (origin and direction: the paper's 6-D orientation) or
+                                      # "direction" (NeRF's: no camera position to tell views by)
   shared_trunk: bool = False          # one trunk for sigma and colour (fields.RadianceField):
                                       # one forward-mode pass, sigma from the point only
   head_depth: int = 1                 # shared trunk: hidden layers of the colour head
@@ -103,10 +106,14 @@ def recomposite(rgb, opacity, background, new_background):
   return rgb + (1.0 - opacity)[..., None] * (new_background - tf.cast(background, rgb.dtype))
 
 
+COLOR_ORIENTATIONS = ("ray", "direction")
+
+
 def _radiance_field(config, name, dtype):
   return fields.RadianceField(config.num_frequencies, config.direction_frequencies, config.depth,
                               config.width, config.activation, head_depth=config.head_depth,
-                              head_width=config.head_width, dtype=dtype, name=name)
+                              head_width=config.head_width,
+                              orientation=config.color_orientation, dtype=dtype, name=name)
 
 
 def _point_network(config, output_dim, orientation, name, dtype,
@@ -178,7 +185,7 @@ class AutoIntRenderer(keras.Model):
     else:
       self.phi_sigma = _point_network(
           config, 1, "none" if config.view_consistent_sigma else "ray", "phi_sigma", policy)
-      self.phi_color = _point_network(config, 3, "ray", "phi_color", policy)
+      self.phi_color = _point_network(config, 3, config.color_orientation, "phi_color", policy)
       self.grad_sigma = grad_net.GradNetwork(self.phi_sigma, name="grad_sigma", validate=False)
       self.grad_color = grad_net.GradNetwork(self.phi_color, name="grad_color", validate=False)
     self.sampler = (SamplingNetwork(config, dtype=policy, name="sampler")
@@ -343,7 +350,8 @@ class QuadratureRenderer(keras.Model):
       self.net_sigma = _point_network(
           config, 1, "none" if config.view_consistent_sigma else "ray", "net_sigma", policy,
           fields.PointField)
-      self.net_color = _point_network(config, 3, "ray", "net_color", policy, fields.PointField)
+      self.net_color = _point_network(config, 3, config.color_orientation, "net_color", policy,
+                                      fields.PointField)
 
   def build_all(self):
     rays = {"rays_o": tf.zeros([1, 3]), "rays_d": tf.constant([[0.0, 0.0, -1.0]]),

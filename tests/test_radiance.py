@@ -199,6 +199,7 @@ def test_the_pixel_centre_reaches_the_views_their_batches_and_the_context():
     (dict(post_jitter=1.5), r"--post_jitter=1.5: give a fraction in \[0, 1\]"),
     (dict(exact_scales=2), r"--exact_scales=2: give 1 .* or, with --section_means=exact"),
     (dict(exact_scales=0), r"--exact_scales=0: give 1"),
+    (dict(color_orientation="origin"), r"--color_orientation=origin: choose one of ray, "),
     (dict(post_jitter=0.5), r"--post_jitter=0.5 moves the posts of exact section means; with "
                             r"--section_means=sampled"),
 ])

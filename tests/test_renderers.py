@@ -323,3 +323,26 @@ def test_rays_that_only_graze_the_box_render_the_background_not_nan():
       assert np.all(np.isfinite(out[key].numpy())), (key, out[key])
     np.testing.assert_allclose(out["opacity"].numpy()[:3], 0.0, atol=1e-5)
     np.testing.assert_allclose(out["rgb"].numpy()[:3], np.tile(background, (3, 1)), atol=1e-5)
+
+
+@pytest.mark.parametrize("shared_trunk", [True, False])
+def test_colour_that_sees_the_direction_only_cannot_tell_cameras_on_one_line_apart(shared_trunk):
+  # color_orientation="direction": the colour network sees the point and the direction, not the
+  # origin, so the same segment of the same line, reached from another camera position on it
+  # (o - s d, [near + s, far + s]), renders the same; the paper's "ray" orientation tells the
+  # two cameras apart. (Evenly spaced posts: the sampling network sees the origin either way;
+  # two networks: sigma's sees only the point.)
+  rays = _rays(8, seed=3)
+  moved = dict(rays, rays_o=rays["rays_o"] - 0.7 * rays["rays_d"], near=rays["near"] + 0.7,
+               far=rays["far"] + 0.7)
+  for orientation, same in (("direction", True), ("ray", False)):
+    config = renderers.ModelConfig(width=32, depth=2, head_width=16, learned_sampling=False,
+                                   shared_trunk=shared_trunk, view_consistent_sigma=True,
+                                   color_orientation=orientation)
+    for cls in (renderers.AutoIntRenderer, renderers.QuadratureRenderer):
+      tf.random.set_seed(0)
+      model = cls(config).build_all()
+      a, b = (model.render(r, 8) if cls is renderers.AutoIntRenderer else model.render(r)
+              for r in (rays, moved))
+      gap = np.abs(a["rgb"].numpy() - b["rgb"].numpy()).max()
+      assert (gap < 1e-4) if same else (gap > 1e-3), (orientation, cls.__name__, gap)

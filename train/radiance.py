@@ -27,7 +27,8 @@ flags.DEFINE_enum("preset", "tiny", sorted(radiance.PRESETS), "Starting configur
 config_flags.define(radiance.Config, enums={
     "scene": radiance.SCENES, "renderer": radiance.RENDERERS,
     "model": sorted(renderers.MODEL_PRESETS), "precision": radiance.PRECISIONS,
-    "section_means": radiance.SECTION_MEANS})
+    "section_means": radiance.SECTION_MEANS,
+    "color_orientation": renderers.COLOR_ORIENTATIONS})
 FLAGS = flags.FLAGS
 
 
