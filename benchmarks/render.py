@@ -41,6 +41,7 @@ from autoint_tf import config_flags
 from autoint_tf import plots
 from autoint_tf import radiance
 from autoint_tf import rays as rays_lib
+from autoint_tf import renderers
 from autoint_tf import training
 from benchmarks import report
 from benchmarks import timing
@@ -72,6 +73,8 @@ class Options:
                                       # (radiance.Config.random_background; needs alpha)
   pixel_center: float = 0.0           # where in its pixel each ray passes (0.5: the centre;
                                       # radiance.Config.pixel_center)
+  color_orientation: str = "ray"      # what both models' colour sees besides the point: ray or
+                                      # direction (radiance.Config.color_orientation)
   decay_fraction: float = 0.64        # lr x 0.2 every decay_fraction x budget steps
   calibration_steps: int = 60         # steps of the rate-measuring run
   curve_points: int = 10              # evaluations along each training run
@@ -89,7 +92,8 @@ class Options:
 
 
 config_flags.define(Options, enums={"scene": ("npz", "blender", "llff"),
-                                    "section_means": radiance.SECTION_MEANS})
+                                    "section_means": radiance.SECTION_MEANS,
+                                    "color_orientation": renderers.COLOR_ORIENTATIONS})
 FLAGS = flags.FLAGS
 SECTIONS = (4, 8, 16, 32)
 
@@ -214,7 +218,8 @@ def main(argv):
                          box=tuple(FLAGS.box),
                          precrop_steps=FLAGS.precrop_steps,
                          random_background=FLAGS.random_background,
-                         pixel_center=FLAGS.pixel_center)
+                         pixel_center=FLAGS.pixel_center,
+                         color_orientation=FLAGS.color_orientation)
   if FLAGS.autoint_run or FLAGS.quadrature_run:
     auto, equal_steps, auto_run, quad, quad_run, train_views, test_views = finished_runs()
   else:
@@ -281,8 +286,8 @@ def _command_flags():
   parts = []
   for k in ("scene", "data_path", "downscale", "white_background", "budget_minutes",
             "batch_size", "num_frequencies", "samples_per_section", "section_means",
-            "post_jitter", "exact_scales", "precrop_steps", "box",
-            "random_background", "pixel_center", "test_views", "name", "autoint_run",
+            "post_jitter", "exact_scales", "precrop_steps", "box", "random_background",
+            "pixel_center", "color_orientation", "test_views", "name", "autoint_run",
             "quadrature_run", "equal_steps_run"):
     value, default = (",".join(v) if isinstance(v, list) else v
                       for v in (FLAGS[k].value, FLAGS[k].default))
