@@ -281,14 +281,13 @@ def main(argv):
                  text, json.loads(json.dumps(payload, default=str)))
 
 
+_NOT_IN_RESULTS = ("timing_views", "rounds", "video_frames", "workdir", "write")
+
+
 def _command_flags():
   """The flags of this run that change the result, as typed on a command line."""
   parts = []
-  for k in ("scene", "data_path", "downscale", "white_background", "budget_minutes",
-            "batch_size", "num_frequencies", "samples_per_section", "section_means",
-            "post_jitter", "exact_scales", "precrop_steps", "box", "random_background",
-            "pixel_center", "color_orientation", "test_views", "name", "autoint_run",
-            "quadrature_run", "equal_steps_run"):
+  for k in (f.name for f in dataclasses.fields(Options) if f.name not in _NOT_IN_RESULTS):
     value, default = (",".join(v) if isinstance(v, list) else v
                       for v in (FLAGS[k].value, FLAGS[k].default))
     if value != default:
