@@ -70,6 +70,12 @@ class LoopConfig:
                                     # gives the same weights, and resume equals a straight run
   strategy: str = "default"         # default, mirrored (GPUs of one host), multiworker (TF_CONFIG)
   seed: int = 0                     # weights and every batch are functions of (seed, step)
+  steps_per_execution: int = 1      # optimizer steps a call of the traced step runs at most
+                                    # (Keras' steps_per_execution: fewer round trips through
+                                    # Python; the weights are those of 1, logs, checkpoints
+                                    # and evaluations still fall on their steps, the budget is
+                                    # checked after each call). On this CPU 8 gave 1.03x
+                                    # (BENCHMARKS.md); per-step launch costs are a GPU's
 
 
 class Task:
@@ -255,6 +261,9 @@ def fit(task, config, workdir, strategy=None, progress=True):
   if config.budget_minutes and getattr(strategy, "cluster_resolver", None) is not None:
     raise ValueError("--budget_minutes is a per-process clock and would stop the workers of a "
                      "multi-worker run at different steps; give --steps instead.")
+  if config.steps_per_execution < 1:
+    raise ValueError(f"--steps_per_execution={config.steps_per_execution}: give at least 1 "
+                     "(optimizer steps a call of the traced step runs).")
   if task.global_batch_size % replicas:
     raise ValueError(f"The batch of {task.global_batch_size} {task.examples} must be divisible "
                      f"by the {replicas} replicas.")
@@ -290,23 +299,36 @@ def fit(task, config, workdir, strategy=None, progress=True):
     return loss
 
   @tf.function(jit_compile=False)
-  def train_step(it):
-    loss = strategy.reduce(tf.distribute.ReduceOp.SUM,
-                           strategy.run(replica_step, args=(next(it),)), axis=None)
-    step.assign_add(1)
+  def train_steps(it, count):
+    """`count` optimizer steps in one call; the last one's loss."""
+    loss = tf.constant(0.0)
+    for _ in tf.range(count):
+      loss = strategy.reduce(tf.distribute.ReduceOp.SUM,
+                             strategy.run(replica_step, args=(next(it),)), axis=None)
+      step.assign_add(1)
     return loss
+
+  def next_stop(s):
+    """The first step after s at which the loop must be back in Python."""
+    stop = min(s + config.steps_per_execution, config.steps)
+    for every in (config.log_every, config.checkpoint_every, config.eval_every):
+      if every:
+        stop = min(stop, (s // every + 1) * every)
+    return stop
 
   writer = (tf.summary.create_file_writer(os.path.join(workdir, "tb")) if chief
             else tf.summary.create_noop_writer())
-  bar = tqdm(range(start, config.steps), initial=start, total=config.steps, unit="step",
+  bar = tqdm(initial=start, total=config.steps, unit="step",
              disable=not (progress and chief), desc=task.name, mininterval=1.0)
   tick, done = time.perf_counter(), 0
   began, s, eval_seconds = tick, start, 0.0
   with writer.as_default():
-    for i in bar:
-      s = i + 1  # steps done after this one
-      loss = train_step(iterator)
-      done += task.global_batch_size
+    while s < config.steps:
+      count = next_stop(s) - s
+      loss = train_steps(iterator, tf.constant(count, tf.int64))
+      s += count  # steps done after this call
+      bar.update(count)
+      done += count * task.global_batch_size
       last = s == config.steps or bool(config.budget_minutes and (
           time.perf_counter() - began - eval_seconds > 60 * config.budget_minutes))
       log = s % config.log_every == 0 or last

@@ -13,8 +13,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-CONFIG = dict(image_size=8, batch_size=64, steps=3, log_every=1, eval_every=1000,
-              checkpoint_every=1000, num_sections=4)
+# Two calls of two steps each: the multi-step call (steps_per_execution) under every strategy.
+CONFIG = dict(image_size=8, batch_size=64, steps=4, log_every=2, eval_every=1000,
+              checkpoint_every=1000, num_sections=4, steps_per_execution=2)
 
 
 def main(strategy_name, out, workdir):

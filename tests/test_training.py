@@ -81,6 +81,26 @@ def test_a_damaged_newest_checkpoint_falls_back_to_the_newest_intact_one(tmp_pat
     training.fit(task, dataclasses.replace(TINY, steps=20), str(tmp_path), progress=False)
 
 
+def test_several_steps_a_call_give_the_weights_and_logs_of_one_step_a_call(tmp_path):
+  # 13 steps, 4 a call, logs and checkpoints every 5: calls of 4, 1, 4, 1, 3 steps.
+  config = dataclasses.replace(TINY, steps=13, num_eval_intervals=10)
+  task = toy.Task(config, toy.INTEGRANDS["poly"], *toy.training_points(
+      config, toy.INTEGRANDS["poly"], np.random.default_rng(0)))
+  runs = {}
+  for k in (1, 4):
+    model, history = training.fit(task, dataclasses.replace(config, steps_per_execution=k),
+                                  str(tmp_path / str(k)), progress=False)
+    runs[k] = model.get_weights(), history
+    assert [s for s, _ in history["loss"]] == [5, 10, 13] and history["last_step"] == 13
+    assert committed_step(tmp_path / str(k) / "checkpoints") == 13
+  for a, b in zip(runs[1][0], runs[4][0]):
+    np.testing.assert_array_equal(a, b)  # the same batches in the same order
+  assert runs[1][1]["loss"] == runs[4][1]["loss"]
+  with pytest.raises(ValueError, match="--steps_per_execution=0: give at least 1"):
+    training.fit(task, dataclasses.replace(config, steps_per_execution=0),
+                 str(tmp_path / "0"), progress=False)
+
+
 def test_toy_job_resumes_after_sigkill_with_the_weights_of_an_uninterrupted_run(tmp_path):
   workdir = tmp_path / "run"
   # A constant learning rate: the killed run (steps=100000) and the resumed one (fewer steps)
