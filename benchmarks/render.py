@@ -209,17 +209,9 @@ def video(model, views, all_poses, path):
 
 def main(argv):
   del argv
-  base = radiance.Config(scene=FLAGS.scene, data_path=FLAGS.data_path,
-                         downscale=FLAGS.downscale, white_background=FLAGS.white_background,
-                         batch_size=FLAGS.batch_size, num_frequencies=FLAGS.num_frequencies,
-                         samples_per_section=FLAGS.samples_per_section,
-                         section_means=FLAGS.section_means, post_jitter=FLAGS.post_jitter,
-                         exact_scales=FLAGS.exact_scales,
-                         box=tuple(FLAGS.box),
-                         precrop_steps=FLAGS.precrop_steps,
-                         random_background=FLAGS.random_background,
-                         pixel_center=FLAGS.pixel_center,
-                         color_orientation=FLAGS.color_orientation)
+  # Both models' config: every flag named after a radiance.Config field (the budget is set
+  # by train_for_budget).
+  base = config_flags.config(radiance.Config)
   if FLAGS.autoint_run or FLAGS.quadrature_run:
     auto, equal_steps, auto_run, quad, quad_run, train_views, test_views = finished_runs()
   else:
