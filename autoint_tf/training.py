@@ -75,7 +75,8 @@ class LoopConfig:
                                     # Python; the weights are those of 1, logs, checkpoints
                                     # and evaluations still fall on their steps, the budget is
                                     # checked after each call). On this CPU 8 gave 1.03x
-                                    # (BENCHMARKS.md); per-step launch costs are a GPU's
+                                    # (BENCHMARKS.md); it is meant for accelerators, where
+                                    # every call has a launch cost (not measured here)
 
 
 class Task:

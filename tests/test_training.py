@@ -83,7 +83,7 @@ def test_a_damaged_newest_checkpoint_falls_back_to_the_newest_intact_one(tmp_pat
 
 def test_several_steps_a_call_give_the_weights_and_logs_of_one_step_a_call(tmp_path):
   # 13 steps, 4 a call, logs and checkpoints every 5: calls of 4, 1, 4, 1, 3 steps.
-  config = dataclasses.replace(TINY, steps=13, num_eval_intervals=10)
+  config = dataclasses.replace(TINY, steps=13)
   task = toy.Task(config, toy.INTEGRANDS["poly"], *toy.training_points(
       config, toy.INTEGRANDS["poly"], np.random.default_rng(0)))
   runs = {}
