@@ -28,6 +28,7 @@ RENDERERS = ("autoint", "quadrature")
 SCENES = ("blobs", "npz", "blender", "llff")
 PRECISIONS = ("float32", "mixed_bfloat16")
 SECTION_MEANS = ("sampled", "exact")
+SAMPLER_LOSSES = ("render", "quantiles")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,8 +75,19 @@ class Config(training.LoopConfig):
                                     # 2K, ..., 2^(S-1) K sections, all from the integral
                                     # networks at the finest render's posts (jittered), so Phi
                                     # is fitted at each N that rendering uses (1: K only)
+  sampler_loss: str = "render"      # what trains AutoInt's sampling network: render (the
+                                    # paper's: the rendering loss, through the posts) or
+                                    # quantiles (its K posts are fitted to the quantiles of the
+                                    # finest training render's weights mixed with a uniform
+                                    # density, renderers.quantile_posts; the renders' gradient
+                                    # stops at the posts). Needs --section_means=exact
+  sampler_uniform: float = 0.3      # sampler_loss=quantiles: the uniform density's share of
+                                    # the mixture (0: the weights alone; at most 1)
   width: int = 0                    # override the preset's hidden width (0: the preset's)
   depth: int = 0                    # override the preset's hidden layers (0: the preset's)
+  sampler_depth: int = 0            # override the sampling network's hidden layers (AutoInt;
+                                    # 0: the preset's)
+  sampler_width: int = 0            # override its hidden width (0: the preset's)
   near: float = 0.0                 # override the scene's near bound (0: the scene's); not
   far: float = 0.0                  # for NDC (LLFF) scenes, whose rays run from 0 to 1
   box: tuple = ()                   # x0,y0,z0,x1,y1,z1: the scene's bounding box, or auto:
@@ -131,7 +143,8 @@ def model_config(config):
                      "the paper's; direction: the direction only, NeRF's).")
   if config.activation:
     overrides["activation"] = fields.check_activation(config.activation)
-  for name in ("num_sections", "samples_per_section", "width", "depth", "num_frequencies"):
+  for name in ("num_sections", "samples_per_section", "width", "depth", "num_frequencies",
+               "sampler_depth", "sampler_width"):
     if getattr(config, name) < 0:
       raise ValueError(f"--{name}={getattr(config, name)}: give a positive count (0: the "
                        f"{config.model!r} preset's).")
@@ -155,6 +168,16 @@ def model_config(config):
                      f"means; with --section_means={config.section_means} the grad networks' "
                      "samples already cover each section: add --section_means=exact or drop "
                      "--post_jitter.")
+  if config.sampler_loss not in SAMPLER_LOSSES:
+    raise ValueError(f"--sampler_loss={config.sampler_loss}: choose one of "
+                     f"{', '.join(SAMPLER_LOSSES)} (render: the paper's; quantiles: the posts "
+                     "fitted to the quantiles of the rendered weights).")
+  if config.sampler_loss == "quantiles" and config.section_means != "exact":
+    raise ValueError("--sampler_loss=quantiles fits the posts to the weights of the exact-means "
+                     "render: add --section_means=exact.")
+  if not 0 <= config.sampler_uniform <= 1:
+    raise ValueError(f"--sampler_uniform={config.sampler_uniform}: give the uniform density's "
+                     "share of the mixture, in [0, 1].")
   return dataclasses.replace(base, **overrides)
 
 
@@ -287,15 +310,32 @@ class Task(training.Task):
       return tf.reduce_mean(tf.square(rgb - batch["rgb"]), -1)
 
     if self.config.renderer == "autoint":
+      quantiles = self.config.sampler_loss == "quantiles"   # (needs exact means: model_config)
       if self.config.section_means == "sampled":
         outs = [model.render_training(batch, batch["jitter"])]
       else:
         outs = model.render_scales(batch, self.mc.num_sections, self.config.exact_scales, (
-            (batch["jitter"], self.config.post_jitter) if self.config.post_jitter else None))
-      return tf.add_n([error(o["rgb"], o["opacity"]) for o in outs]) / len(outs), None
+            (batch["jitter"], self.config.post_jitter) if self.config.post_jitter else None),
+                                   return_weights=quantiles, sampler_gradient=not quantiles)
+      per_ray = tf.add_n([error(o["rgb"], o["opacity"]) for o in outs]) / len(outs)
+      if quantiles:
+        # The sampling network's loss enters the gradient, not the value (the logged loss and
+        # PSNR stay the rendering's).
+        fit = self.sampler_fit(model, batch, outs[-1])
+        per_ray += fit - tf.stop_gradient(fit)
+      return per_ray, None
     out = model.render(batch, (batch["jitter"], batch["u"]))
     return error(out["rgb"], out["opacity"]) + error(out["coarse_rgb"],
                                                       out["coarse_opacity"]), None
+
+  def sampler_fit(self, model, batch, finest):
+    """Per ray: the mean squared distance, in fractions of [near, far], from the sampling
+    network's K posts to the quantiles of the finest render's weights (`quantile_posts`)."""
+    k = self.mc.num_sections
+    target = tf.stop_gradient(renderers.quantile_posts(
+        finest["posts"], finest["weights"], k, self.config.sampler_uniform))
+    span = tf.maximum(batch["far"] - batch["near"], 1e-6)[:, None]
+    return tf.reduce_mean(tf.square((model.posts(batch, k) - target)[:, 1:-1] / span), -1)
 
   def log_metrics(self, loss):
     return {"psnr": metrics.psnr_from_mse(loss / (2 if self.config.renderer == "quadrature"

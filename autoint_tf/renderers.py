@@ -250,18 +250,21 @@ class AutoIntRenderer(keras.Model):
     return self.render_scales(rays, num_sections, 1, post_jitter, return_weights, portable)[0]
 
   def render_scales(self, rays, num_sections, scales, post_jitter=None, return_weights=False,
-                    portable=False):
+                    portable=False, sampler_gradient=True):
     """Renders at N, 2N, ..., 2^(S-1) N sections (S = scales), coarse to fine, from one
     evaluation of the integral networks at the finest render's 2^(S-1) N + 1 posts.
 
     The coarser renders take every 2nd, 4th, ... of those posts: the sampling network's posts
     nest (`posts` halves each section when N doubles), so each is what `render` gives at its N.
     `post_jitter`: None or (u [B, 2^(S-1) N - 1], spread), moving the finest posts (a coarse
-    post moves with the fine post it is).
+    post moves with the fine post it is). `sampler_gradient`: False stops the gradient of the
+    renders at the posts (the sampling network then learns from a loss of its own).
     """
     finest = num_sections * 2 ** (scales - 1)
     with fields.full_precision():  # (the sampler too: a served render is float32 throughout)
       posts = self.posts(rays, finest)
+      if not sampler_gradient:
+        posts = tf.stop_gradient(posts)
       if post_jitter is not None:
         posts = jitter_posts(posts, *post_jitter)
       inputs = rays_lib.broadcast_rays(rays["rays_o"], rays["rays_d"], posts)
@@ -331,6 +334,23 @@ def sample_pdf(bins, weights, num_samples, uniform):
   bin_lo, bin_hi = tf.gather(bins, below, batch_dims=1), tf.gather(bins, above, batch_dims=1)
   frac = tf.math.divide_no_nan(uniform - cdf_lo, cdf_hi - cdf_lo)
   return bin_lo + tf.clip_by_value(frac, 0.0, 1.0) * (bin_hi - bin_lo)
+
+
+def quantile_posts(posts, weights, num_sections, uniform):
+  """[B, K + 1] posts (K = num_sections) from near to far that give each of K sections an equal
+  share of a render's weights [B, N] over its posts [B, N + 1], mixed with the uniform density
+  on [near, far] (a fraction `uniform` of the mass): the interior posts are the quantiles
+  1/K, ..., (K - 1)/K of that piecewise-constant pdf. A ray with no weight gets evenly spaced
+  posts. The sampling network's target with `sampler_loss="quantiles"`: its K sections close
+  in on what the ray shows, and `uniform` keeps some of them on the rest of the ray.
+  """
+  length = posts[:, 1:] - posts[:, :-1]
+  share = weights / (tf.reduce_sum(weights, -1, keepdims=True) + 1e-10)
+  pdf = (1.0 - uniform) * share + uniform * length / tf.reduce_sum(length, -1, keepdims=True)
+  k = num_sections
+  u = tf.broadcast_to(tf.linspace(1.0 / k, 1.0 - 1.0 / k, k - 1)[None], [tf.shape(posts)[0], k - 1])
+  inner = sample_pdf(posts, pdf, k - 1, u)
+  return tf.concat([posts[:, :1], inner, posts[:, -1:]], -1)
 
 
 class QuadratureRenderer(keras.Model):

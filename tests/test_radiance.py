@@ -9,6 +9,7 @@ import tensorflow as tf
 
 from autoint_tf import metrics
 from autoint_tf import radiance
+from autoint_tf import renderers
 from autoint_tf import scenes
 from autoint_tf import training
 
@@ -92,6 +93,48 @@ def test_exact_section_means_are_the_sampled_loss_and_gradient_in_the_limit_of_m
   assert next(iter(radiance.Task(moved, train, test).dataset(0)))["jitter"].shape == (32, 7)
 
 
+def test_the_quantile_sampler_loss_moves_only_the_sampler_and_logs_the_rendering_loss():
+  # --sampler_loss=quantiles: the renders' gradient stops at the posts, and the sampling
+  # network is fitted to the quantiles of the finest render's weights instead. The value of
+  # the loss (logged as PSNR) and the integral networks' gradient are the paper's loss's.
+  train, test = scenes.procedural_views(num_train=2, num_test=1, size=8)
+  render = radiance.Config(image_size=8, batch_size=32, num_sections=4, width=32,
+                           section_means="exact", post_jitter=1.0, exact_scales=2)
+  quantiles = dataclasses.replace(render, sampler_loss="quantiles", sampler_uniform=0.25)
+  task = radiance.Task(render, train, test)
+  model = task.build_model()
+  batch = next(iter(task.dataset(0)))
+  sampler = {id(v) for v in model.sampler.trainable_variables}
+  results = []
+  for config in (render, quantiles):
+    with tf.GradientTape() as tape:
+      per_ray, _ = radiance.Task(config, train, test).loss(model, batch)
+      loss = tf.reduce_mean(per_ray)
+    grads = tape.gradient(loss, model.trainable_variables)
+    results.append((per_ray.numpy(), [np.zeros(v.shape) if g is None else g.numpy()
+                                      for g, v in zip(grads, model.trainable_variables)]))
+  (loss_r, grads_r), (loss_q, grads_q) = results
+  np.testing.assert_allclose(loss_q, loss_r, rtol=1e-6)
+  # The sampler's own loss, written out: the K = 4 posts against the quantiles of the weights
+  # of the render at 8 sections, at the same jittered posts.
+  finest = model.render_scales(batch, 4, 2, (batch["jitter"], 1.0), return_weights=True)[-1]
+  target = renderers.quantile_posts(finest["posts"], finest["weights"], 4, 0.25)
+  span = (batch["far"] - batch["near"])[:, None]
+  with tf.GradientTape() as tape:
+    fit = tf.reduce_mean(tf.reduce_mean(tf.square((model.posts(batch, 4) - target)[:, 1:-1]
+                                                  / span), -1))
+  want = tape.gradient(fit, model.sampler.trainable_variables)
+  assert float(fit) > 1e-4  # an untrained sampler: far from its target
+  got = [g for g, v in zip(grads_q, model.trainable_variables) if id(v) in sampler]
+  for g, w in zip(got, want):
+    np.testing.assert_allclose(g, w.numpy(), rtol=1e-4, atol=1e-5 * np.abs(w.numpy()).max())
+  others = [(gq, gr) for gq, gr, v in zip(grads_q, grads_r, model.trainable_variables)
+            if id(v) not in sampler]
+  assert sum(np.abs(gr).max() > 0 for _, gr in others) > 10
+  for g_q, g_r in others:
+    np.testing.assert_allclose(g_q, g_r, rtol=1e-5, atol=1e-6 * np.abs(g_r).max() + 1e-9)
+
+
 def test_a_non_finite_loss_stops_training_and_keeps_the_last_good_checkpoint(tmp_path):
   config = radiance.Config(image_size=8, batch_size=64, num_sections=4, steps=6,
                           checkpoint_every=3, log_every=100, eval_every=100)
@@ -153,8 +196,9 @@ def test_a_budget_fit_without_a_budget_is_refused_naming_the_flags(tmp_path, ove
 
 def test_run_overrides_reach_the_rays_the_context_and_the_networks(tmp_path):
   config = radiance.Config(image_size=8, near=2.0, far=3.5, width=32, depth=2,
-                           samples_per_section=2, num_sections=4, steps=1, log_every=1,
-                           eval_every=0, checkpoint_every=1)
+                           samples_per_section=2, num_sections=4, sampler_depth=2,
+                           sampler_width=16, steps=1, log_every=1, eval_every=0,
+                           checkpoint_every=1)
   train, test = radiance.load_views(config)
   for views in (train, test):
     rays = views.rays(slice(0, 1))
@@ -164,9 +208,13 @@ def test_run_overrides_reach_the_rays_the_context_and_the_networks(tmp_path):
   np.testing.assert_array_equal(batch["near"].numpy(), 2.0)
   mc = radiance.model_config(config)
   assert (mc.width, mc.depth, mc.samples_per_section, mc.num_sections) == (32, 2, 2, 4)
+  assert (mc.sampler_depth, mc.sampler_width) == (2, 16)
   model, _ = radiance.train(config, train, test, str(tmp_path), progress=False)
   hidden = {w.shape[-1] for w in model.trainable_weights if w.shape.rank == 2}
   assert 32 in hidden and 128 not in hidden, hidden
+  # The sampling network: 2 hidden layers of 16, then the K = 4 section lengths.
+  sampler = [w.shape[-1] for w in model.sampler.trainable_weights if w.shape.rank == 2]
+  assert sampler == [16, 16, 4], sampler
   # The exported and served model reads near/far from the run's context.
   context = training.restore(str(tmp_path)).context
   assert (context["near"], context["far"]) == (2.0, 3.5)
@@ -193,6 +241,7 @@ def test_the_pixel_centre_reaches_the_views_their_batches_and_the_context():
     (dict(near=-1.0), r"need 0 < near < far"),
     (dict(far=1.0), r"--near=0 --far=1: need 0 < near < far.*own bounds are 1.7 and 4.3"),
     (dict(width=-8), r"--width=-8: give a positive count"),
+    (dict(sampler_width=-8), r"--sampler_width=-8: give a positive count"),
     (dict(precrop_steps=-1), r"--precrop_steps=-1: give 0 \(off\) or a positive"),
     (dict(pixel_center=1.0), r"--pixel_center=1.0: give where in its pixel a pixel's ray"),
     (dict(section_means="mean"), r"--section_means=mean: choose one of sampled, exact"),
@@ -200,6 +249,9 @@ def test_the_pixel_centre_reaches_the_views_their_batches_and_the_context():
     (dict(exact_scales=2), r"--exact_scales=2: give 1 .* or, with --section_means=exact"),
     (dict(exact_scales=0), r"--exact_scales=0: give 1"),
     (dict(color_orientation="origin"), r"--color_orientation=origin: choose one of ray, "),
+    (dict(sampler_loss="weights"), r"--sampler_loss=weights: choose one of render, quantiles"),
+    (dict(sampler_loss="quantiles"), r"--sampler_loss=quantiles fits .* add --section_means"),
+    (dict(section_means="exact", sampler_uniform=1.5), r"--sampler_uniform=1.5: give the "),
     (dict(post_jitter=0.5), r"--post_jitter=0.5 moves the posts of exact section means; with "
                             r"--section_means=sampled"),
 ])

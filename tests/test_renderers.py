@@ -180,6 +180,22 @@ def test_sample_pdf_inverts_the_cdf():
                              [[0.0, 0.5, 3.2, 3.0 + 1 / 3, 4.0]], atol=1e-3)
 
 
+def test_quantile_posts_share_the_mixture_of_weights_and_length_equally():
+  posts = tf.constant([[0.0, 1.0, 2.0, 3.0, 4.0]] * 2)
+  weights = tf.constant([[0.0, 2.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]])
+  # All the weight in [1, 2]: K = 4 sections of a quarter of it each.
+  np.testing.assert_allclose(renderers.quantile_posts(posts, weights, 4, 0.0).numpy()[0],
+                             [0.0, 1.25, 1.5, 1.75, 4.0], atol=1e-4)
+  # Half of it spread evenly over [0, 4]: the pdf a section holds is 1/8, 5/8, 1/8, 1/8, so the
+  # quantiles 1/4, 1/2, 3/4 fall at 1 + 1/8 / 5/8, 1 + 3/8 / 5/8 and 2.
+  mixed = renderers.quantile_posts(posts, weights, 4, 0.5).numpy()
+  np.testing.assert_allclose(mixed[0], [0.0, 1.2, 1.6, 2.0, 4.0], atol=1e-4)
+  # A ray with no weight: evenly spaced posts.
+  np.testing.assert_allclose(mixed[1], [0.0, 1.0, 2.0, 3.0, 4.0], atol=1e-4)
+  np.testing.assert_allclose(renderers.quantile_posts(posts, weights, 2, 0.0).numpy()[0],
+                             [0.0, 1.5, 4.0], atol=1e-4)
+
+
 def test_shared_trunk_renderer_trains_renders_and_feeds_the_sampler():
   config = renderers.ModelConfig(num_sections=4, width=16, depth=2, sampler_width=16,
                                  shared_trunk=True, head_width=8, num_frequencies=4)

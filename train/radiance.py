@@ -28,6 +28,7 @@ config_flags.define(radiance.Config, enums={
     "scene": radiance.SCENES, "renderer": radiance.RENDERERS,
     "model": sorted(renderers.MODEL_PRESETS), "precision": radiance.PRECISIONS,
     "section_means": radiance.SECTION_MEANS,
+    "sampler_loss": radiance.SAMPLER_LOSSES,
     "color_orientation": renderers.COLOR_ORIENTATIONS})
 FLAGS = flags.FLAGS
 
