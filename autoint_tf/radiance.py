@@ -120,6 +120,12 @@ class Config(training.LoopConfig):
 
 PRESETS = {
     "tiny": Config(),
+    # lego 100x100 on this 2-core CPU, 45 minutes (BENCHMARKS.md: 24.70 dB at N = 8, 25.98 at
+    # N = 16): exact section means at jittered posts, two scales, the scene box.
+    "lego": Config(scene="npz", data_path="../shared/data/lego_100px.npz", box=("auto",),
+                   num_frequencies=8, pixel_center=0.5, section_means="exact", post_jitter=1.0,
+                   exact_scales=2, color_orientation="direction", budget_minutes=45.0,
+                   steps=1000000, lr_decay_fraction=0.47, eval_every=10000),
     "paper_blender": Config(scene="blender", data_path="../shared/data/nerf_synthetic_lego",
                             model="paper", batch_size=4096, steps=300000, learning_rate=5e-4,
                             lr_decay_steps=200000, eval_every=5000, checkpoint_every=2500,

@@ -277,6 +277,13 @@ class AutoIntRenderer(keras.Model):
                                      return_weights, portable))
     return outs
 
+  def render_at_posts(self, rays, posts):
+    """The render (rgb, depth, opacity) with the sections between given posts [B, N + 1] from
+    near to far, instead of the sampling network's."""
+    with fields.full_precision():
+      phi_s, phi_c = self.integrals(rays_lib.broadcast_rays(rays["rays_o"], rays["rays_d"], posts))
+    return self._render_posts(rays, posts, phi_s, phi_c, False, False)
+
   def _render_posts(self, rays, posts, phi_s, phi_c, return_weights, portable):
     """Section means from the integral networks at the posts [B, N + 1], composited."""
     # A section of zero length (a ray that only grazes the box: near = far in float32) has

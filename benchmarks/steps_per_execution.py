@@ -1,4 +1,4 @@
-r"""Training steps a call of the traced step (`--steps_per_execution`): the README's lego recipe
+r"""Training steps a call of the traced step (`--steps_per_execution`): the lego preset
 trained by the engine with one step a call and with several, side by side in one process,
 interleaved rounds. The time of a step is the difference between a long and a short run over
 their difference in steps (tracing and the final evaluation cancel), median over the rounds.
@@ -6,6 +6,7 @@ their difference in steps (tracing and the final evaluation cancel), median over
   python -m benchmarks.steps_per_execution [--rounds=3] [--batch_size=256]
 """
 
+import dataclasses
 import os
 import tempfile
 
@@ -27,11 +28,10 @@ SHORT, LONG = 100, 1000
 
 
 def recipe(batch_size, steps_per_execution, steps):
-  """The README's lego recipe (model and loss; no budget) for `steps` steps."""
-  return radiance.Config(
-      scene="npz", data_path=FLAGS.data_path, box=("auto",), num_frequencies=8,
-      pixel_center=0.5, section_means="exact", post_jitter=1.0, exact_scales=2,
-      color_orientation="direction", batch_size=batch_size, steps=steps,
+  """The lego preset (model and loss; no budget) for `steps` steps."""
+  return dataclasses.replace(
+      radiance.PRESETS["lego"], data_path=FLAGS.data_path, budget_minutes=0.0,
+      lr_decay_fraction=0.0, batch_size=batch_size, steps=steps,
       steps_per_execution=steps_per_execution, eval_every=0, log_every=1000,
       checkpoint_every=2000)
 
@@ -58,7 +58,7 @@ def main(argv):
   ref = ms[values[0]]
   rows = "\n".join(f"| {k} | {ms[k]:.1f} | {ref / ms[k]:.2f}× |" for k in values)
   text = (f"`python -m benchmarks.steps_per_execution --rounds={FLAGS.rounds} "
-          f"--batch_size={FLAGS.batch_size}` (the README's lego recipe, "
+          f"--batch_size={FLAGS.batch_size}` (the lego preset's model and loss, "
           f"{os.path.basename(FLAGS.data_path)}, {FLAGS.batch_size} rays a step, one process, "
           f"interleaved; a step's time is that of {LONG} steps minus {SHORT}, over "
           f"{LONG - SHORT}):\n\n| steps a call | ms a step | steps a second against "

@@ -3,10 +3,12 @@
 import dataclasses
 import warnings
 
+from absl import flags
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from autoint_tf import config_flags
 from autoint_tf import metrics
 from autoint_tf import radiance
 from autoint_tf import renderers
@@ -380,3 +382,17 @@ def test_a_model_whose_densities_died_is_reported_with_the_fix(renderer):
                     r"density.*--precrop_steps=500.*--seed"):
     scalars, _ = task.evaluate(model, 7)
   assert scalars["max_opacity"] == 0.0
+
+
+def test_the_lego_preset_is_the_measured_command():
+  # BENCHMARKS.md's lego runs (runs/lego_dir) were started with these flags on the tiny preset.
+  values = flags.FlagValues()
+  config_flags.define(radiance.Config, flag_values=values)
+  values(["train.radiance", "--scene=npz", "--data_path=../shared/data/lego_100px.npz",
+          "--box=auto", "--num_frequencies=8", "--pixel_center=0.5", "--section_means=exact",
+          "--post_jitter=1", "--exact_scales=2", "--color_orientation=direction",
+          "--budget_minutes=45", "--steps=1000000", "--lr_decay_fraction=0.47",
+          "--eval_every=10000"])
+  measured = config_flags.config(radiance.Config, base=radiance.PRESETS["tiny"],
+                                 flag_values=values)
+  assert radiance.PRESETS["lego"] == measured

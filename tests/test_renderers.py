@@ -132,6 +132,9 @@ def test_renders_at_nested_scales_are_the_renders_at_each_n_from_one_set_of_post
     np.testing.assert_allclose(out["rgb"].numpy(),
                                _reference_render(field, rays, fine[:, ::every])[0], atol=2e-5)
   assert np.abs(moved[0]["rgb"].numpy() - outs[0]["rgb"].numpy()).max() > 1e-3
+  # Any posts: the closed form's section means at them.
+  np.testing.assert_allclose(model.render_at_posts(rays, fine[:, ::2])["rgb"].numpy(),
+                             _reference_render(field, rays, fine[:, ::2])[0], atol=2e-5)
 
 
 def test_sampling_network_posts_span_near_far_for_any_n():
