@@ -88,6 +88,7 @@ class Config(training.LoopConfig):
   sampler_depth: int = 0            # override the sampling network's hidden layers (AutoInt;
                                     # 0: the preset's)
   sampler_width: int = 0            # override its hidden width (0: the preset's)
+  sampler_frequencies: int = -1     # override the PE octaves of its ray (-1: the preset's)
   near: float = 0.0                 # override the scene's near bound (0: the scene's); not
   far: float = 0.0                  # for NDC (LLFF) scenes, whose rays run from 0 to 1
   box: tuple = ()                   # x0,y0,z0,x1,y1,z1: the scene's bounding box, or auto:
@@ -156,8 +157,9 @@ def model_config(config):
                        f"{config.model!r} preset's).")
     if getattr(config, name):
       overrides[name] = getattr(config, name)
-  if config.direction_frequencies >= 0:
-    overrides["direction_frequencies"] = config.direction_frequencies
+  for name in ("direction_frequencies", "sampler_frequencies"):
+    if getattr(config, name) >= 0:
+      overrides[name] = getattr(config, name)
   if not 0 <= config.post_jitter <= 1:
     raise ValueError(f"--post_jitter={config.post_jitter}: give a fraction in [0, 1] of the "
                      "shorter neighbouring section (more would let posts cross).")

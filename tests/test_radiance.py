@@ -199,8 +199,8 @@ def test_a_budget_fit_without_a_budget_is_refused_naming_the_flags(tmp_path, ove
 def test_run_overrides_reach_the_rays_the_context_and_the_networks(tmp_path):
   config = radiance.Config(image_size=8, near=2.0, far=3.5, width=32, depth=2,
                            samples_per_section=2, num_sections=4, sampler_depth=2,
-                           sampler_width=16, steps=1, log_every=1, eval_every=0,
-                           checkpoint_every=1)
+                           sampler_width=16, sampler_frequencies=1, steps=1, log_every=1,
+                           eval_every=0, checkpoint_every=1)
   train, test = radiance.load_views(config)
   for views in (train, test):
     rays = views.rays(slice(0, 1))
@@ -210,13 +210,14 @@ def test_run_overrides_reach_the_rays_the_context_and_the_networks(tmp_path):
   np.testing.assert_array_equal(batch["near"].numpy(), 2.0)
   mc = radiance.model_config(config)
   assert (mc.width, mc.depth, mc.samples_per_section, mc.num_sections) == (32, 2, 2, 4)
-  assert (mc.sampler_depth, mc.sampler_width) == (2, 16)
+  assert (mc.sampler_depth, mc.sampler_width, mc.sampler_frequencies) == (2, 16, 1)
   model, _ = radiance.train(config, train, test, str(tmp_path), progress=False)
   hidden = {w.shape[-1] for w in model.trainable_weights if w.shape.rank == 2}
   assert 32 in hidden and 128 not in hidden, hidden
-  # The sampling network: 2 hidden layers of 16, then the K = 4 section lengths.
-  sampler = [w.shape[-1] for w in model.sampler.trainable_weights if w.shape.rank == 2]
-  assert sampler == [16, 16, 4], sampler
+  # The sampling network: the ray (o, d) with 1 octave (6 x 3 features), 2 hidden layers of
+  # 16, then the K = 4 section lengths.
+  sampler = [w.shape for w in model.sampler.trainable_weights if w.shape.rank == 2]
+  assert sampler == [(18, 16), (16, 16), (16, 4)], sampler
   # The exported and served model reads near/far from the run's context.
   context = training.restore(str(tmp_path)).context
   assert (context["near"], context["far"]) == (2.0, 3.5)
