@@ -48,6 +48,18 @@ def test_a_finished_run_scores_its_fit_on_ten_evenly_spaced_training_views(tmp_p
   np.testing.assert_allclose(report["train_views"]["psnr"], psnr, atol=1e-3)
 
 
+def _loss_and_gradients(config, train, test, model, batch):
+  """The training loss per ray of `config` on `batch`, and the gradient of its mean for every
+  weight (zeros for a weight the loss does not reach, such as Phi's output bias, a constant of
+  integration that Phi(b) - Phi(a) cancels)."""
+  with tf.GradientTape() as tape:
+    per_ray, _ = radiance.Task(config, train, test).loss(model, batch)
+    loss = tf.reduce_mean(per_ray)
+  grads = tape.gradient(loss, model.trainable_variables)
+  return per_ray.numpy(), [np.zeros(v.shape) if g is None else g.numpy()
+                           for g, v in zip(grads, model.trainable_variables)]
+
+
 def test_exact_section_means_are_the_sampled_loss_and_gradient_in_the_limit_of_many_samples():
   # --section_means=exact trains on (Phi(tau_i) - Phi(tau_i-1)) / dtau at the K + 1 posts; the
   # paper's loss takes the grad network's mean over M stratified samples of each section. With
@@ -63,17 +75,8 @@ def test_exact_section_means_are_the_sampled_loss_and_gradient_in_the_limit_of_m
   assert batch["jitter"].shape == (32, 4, 512)
   batch["jitter"] = tf.fill(batch["jitter"].shape, 0.5)
   assert "jitter" not in next(iter(radiance.Task(exact, train, test).dataset(0)))
-  results = []
-  for config in (sampled, exact):
-    with tf.GradientTape() as tape:
-      per_ray, _ = radiance.Task(config, train, test).loss(model, batch)
-      loss = tf.reduce_mean(per_ray)
-    grads = tape.gradient(loss, model.trainable_variables)
-    # (None: a weight the loss does not reach, such as Phi's output bias, a constant of
-    # integration that Phi(b) - Phi(a) cancels)
-    results.append((per_ray.numpy(), [np.zeros(v.shape) if g is None else g.numpy()
-                                      for g, v in zip(grads, model.trainable_variables)]))
-  (loss_s, grads_s), (loss_e, grads_e) = results
+  (loss_s, grads_s), (loss_e, grads_e) = [
+      _loss_and_gradients(config, train, test, model, batch) for config in (sampled, exact)]
   assert np.mean(loss_e) > 1e-3  # an untrained model: a loss worth comparing
   np.testing.assert_allclose(loss_e, loss_s, rtol=1e-3, atol=1e-6)
   assert sum(np.abs(g).max() > 0 for g in grads_s) > 10
@@ -107,15 +110,8 @@ def test_the_quantile_sampler_loss_moves_only_the_sampler_and_logs_the_rendering
   model = task.build_model()
   batch = next(iter(task.dataset(0)))
   sampler = {id(v) for v in model.sampler.trainable_variables}
-  results = []
-  for config in (render, quantiles):
-    with tf.GradientTape() as tape:
-      per_ray, _ = radiance.Task(config, train, test).loss(model, batch)
-      loss = tf.reduce_mean(per_ray)
-    grads = tape.gradient(loss, model.trainable_variables)
-    results.append((per_ray.numpy(), [np.zeros(v.shape) if g is None else g.numpy()
-                                      for g, v in zip(grads, model.trainable_variables)]))
-  (loss_r, grads_r), (loss_q, grads_q) = results
+  (loss_r, grads_r), (loss_q, grads_q) = [
+      _loss_and_gradients(config, train, test, model, batch) for config in (render, quantiles)]
   np.testing.assert_allclose(loss_q, loss_r, rtol=1e-6)
   # The sampler's own loss, written out: the K = 4 posts against the quantiles of the weights
   # of the render at 8 sections, at the same jittered posts.
