@@ -281,7 +281,8 @@ class AutoIntRenderer(keras.Model):
     """The render (rgb, depth, opacity) with the sections between given posts [B, N + 1] from
     near to far, instead of the sampling network's."""
     with fields.full_precision():
-      phi_s, phi_c = self.integrals(rays_lib.broadcast_rays(rays["rays_o"], rays["rays_d"], posts))
+      inputs = rays_lib.broadcast_rays(rays["rays_o"], rays["rays_d"], posts)
+      phi_s, phi_c = self.integrals(inputs)
     return self._render_posts(rays, posts, phi_s, phi_c, False, False)
 
   def _render_posts(self, rays, posts, phi_s, phi_c, return_weights, portable):
@@ -355,7 +356,8 @@ def quantile_posts(posts, weights, num_sections, uniform):
   share = weights / (tf.reduce_sum(weights, -1, keepdims=True) + 1e-10)
   pdf = (1.0 - uniform) * share + uniform * length / tf.reduce_sum(length, -1, keepdims=True)
   k = num_sections
-  u = tf.broadcast_to(tf.linspace(1.0 / k, 1.0 - 1.0 / k, k - 1)[None], [tf.shape(posts)[0], k - 1])
+  u = tf.broadcast_to(tf.linspace(1.0 / k, 1.0 - 1.0 / k, k - 1)[None],
+                      [tf.shape(posts)[0], k - 1])
   inner = sample_pdf(posts, pdf, k - 1, u)
   return tf.concat([posts[:, :1], inner, posts[:, -1:]], -1)
 
