@@ -89,6 +89,10 @@ class Config(training.LoopConfig):
                                     # 0: the preset's)
   sampler_width: int = 0            # override its hidden width (0: the preset's)
   sampler_frequencies: int = -1     # override the PE octaves of its ray (-1: the preset's)
+  sampler_input: str = "ray"        # what the sampling network sees: ray (origin and
+                                    # direction, the paper's) or line (the ray's line only, so
+                                    # every camera on one line gets the same posts; needs
+                                    # --box or an NDC scene, where [near, far] is the line's)
   near: float = 0.0                 # override the scene's near bound (0: the scene's); not
   far: float = 0.0                  # for NDC (LLFF) scenes, whose rays run from 0 to 1
   box: tuple = ()                   # x0,y0,z0,x1,y1,z1: the scene's bounding box, or auto:
@@ -143,7 +147,12 @@ def model_config(config):
   base = renderers.MODEL_PRESETS[config.model]
   overrides = {"view_consistent_sigma": config.view_consistent_sigma,
                "shared_trunk": config.shared_trunk,
-               "color_orientation": config.color_orientation}
+               "color_orientation": config.color_orientation,
+               "sampler_input": config.sampler_input}
+  if config.sampler_input not in renderers.SAMPLER_INPUTS:
+    raise ValueError(f"--sampler_input={config.sampler_input}: choose one of "
+                     f"{', '.join(renderers.SAMPLER_INPUTS)} (ray: origin and direction, the "
+                     "paper's; line: the ray's line only).")
   if config.color_orientation not in renderers.COLOR_ORIENTATIONS:
     raise ValueError(f"--color_orientation={config.color_orientation}: choose one of "
                      f"{', '.join(renderers.COLOR_ORIENTATIONS)} (ray: origin and direction, "
@@ -203,6 +212,12 @@ def load_views(config):
     raise ValueError(f"--random_background: {train_views.name!r} has no alpha (coverage) to "
                      "composite on other backgrounds; it needs RGBA views (npz with an alpha "
                      "array, or Blender PNGs). Leave the flag off for this scene.")
+  if config.sampler_input == "line" and not (train_views.ndc or config.box):
+    raise ValueError(f"--sampler_input=line: the sampling network then places its posts by the "
+                     f"ray's line alone, but {train_views.name!r} renders each ray from its "
+                     "camera's near to far, which moves along the line with the camera. Add "
+                     "--box=auto (or the scene's box) so that [near, far] is the line's own, or "
+                     "use --sampler_input=ray.")
   if not (config.near or config.far or config.box):
     return train_views, test_views
   if train_views.ndc:

@@ -57,6 +57,8 @@ class ModelConfig:
   sampler_depth: int = 3
   sampler_width: int = 64
   sampler_frequencies: int = 5
+  sampler_input: str = "ray"          # what the sampling network sees: "ray" (o and d, the
+                                      # paper's) or "line" (the ray's line only: line_coordinates)
   min_section: float = 0.05           # no section shorter than min_section / K of [near, far]
 
 
@@ -107,6 +109,7 @@ def recomposite(rgb, opacity, background, new_background):
 
 
 COLOR_ORIENTATIONS = ("ray", "direction")
+SAMPLER_INPUTS = ("ray", "line")
 
 
 def _radiance_field(config, name, dtype):
@@ -125,11 +128,25 @@ def _point_network(config, output_dim, orientation, name, dtype,
       orientation=orientation, dtype=dtype, name=name)
 
 
+def line_coordinates(rays_o, rays_d):
+  """(p, u) [..., 3] each: the oriented line of the rays o + t d, as its point p closest to the
+  world origin and its unit direction u. Every ray on one line, whatever its origin on it and
+  the length of its d, has the same (p, u); p = u x (o x u), from the line's Plucker moment."""
+  u = rays_d / tf.norm(rays_d, axis=-1, keepdims=True)
+  return rays_o - tf.reduce_sum(rays_o * u, -1, keepdims=True) * u, u
+
+
 class SamplingNetwork(keras.layers.Layer):
   """The sampling network: PE(o, d) -> ReLU MLP -> K section fractions of [near, far] per ray.
 
   A plain field (`fields.EncodedMLP`), not integrated. Lengths |out + 1/K| are renormalized to
   sum 1 and floored at `min_section` / K.
+
+  With `config.sampler_input="line"` it sees the ray's line instead (`line_coordinates`): every
+  camera looking along one line gets the same fractions, which is right where [near, far] is
+  the line's own (cut to the scene's box, or NDC's 0 to 1). The paper's (o, d) must learn that
+  from the training cameras; between them it places posts worse on a new camera (BENCHMARKS.md,
+  "where the sampling network puts its posts").
 
   Call arguments:
     rays_o, rays_d: [B, 3].
@@ -142,6 +159,11 @@ class SamplingNetwork(keras.layers.Layer):
     kwargs.setdefault("autocast", False)  # the rays reach the network's encoding in float32
     super().__init__(**kwargs)
     self.num_sections, self.min_section = config.num_sections, config.min_section
+    if config.sampler_input not in SAMPLER_INPUTS:
+      raise ValueError(f"sampler_input={config.sampler_input!r}: choose one of "
+                       f"{', '.join(SAMPLER_INPUTS)} (ray: origin and direction, the paper's; "
+                       "line: the ray's line only).")
+    self.line = config.sampler_input == "line"
     self.net = fields.EncodedMLP(
         ("o", "d"), output_dim=config.num_sections, depth=config.sampler_depth,
         width=config.sampler_width, activation="relu", num_frequencies=config.sampler_frequencies,
@@ -149,6 +171,8 @@ class SamplingNetwork(keras.layers.Layer):
 
   def call(self, rays_o, rays_d):
     k = self.num_sections
+    if self.line:
+      rays_o, rays_d = line_coordinates(rays_o, rays_d)
     lengths = tf.abs(tf.cast(self.net({"o": rays_o, "d": rays_d}), tf.float32) + 1.0 / k)
     lengths = lengths / tf.reduce_sum(lengths, -1, keepdims=True)
     floor = self.min_section / k

@@ -249,6 +249,9 @@ def test_the_pixel_centre_reaches_the_views_their_batches_and_the_context():
     (dict(exact_scales=0), r"--exact_scales=0: give 1"),
     (dict(color_orientation="origin"), r"--color_orientation=origin: choose one of ray, "),
     (dict(sampler_loss="weights"), r"--sampler_loss=weights: choose one of render, quantiles"),
+    (dict(sampler_input="point"), r"--sampler_input=point: choose one of ray, line"),
+    (dict(sampler_input="line"), r"--sampler_input=line: .*'blobs.* renders each ray from its "
+                                 r"camera's near to far.*Add --box=auto"),
     (dict(sampler_loss="quantiles"), r"--sampler_loss=quantiles fits .* add --section_means"),
     (dict(section_means="exact", sampler_uniform=1.5), r"--sampler_uniform=1.5: give the "),
     (dict(post_jitter=0.5), r"--post_jitter=0.5 moves the posts of exact section means; with "

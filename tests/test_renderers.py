@@ -160,6 +160,37 @@ def test_gradients_reach_the_sampling_network_through_training_renders():
   assert all(g is not None and np.any(g.numpy() != 0) for g in grads)
 
 
+def test_line_coordinates_are_the_closest_point_and_unit_direction_of_each_line():
+  o = tf.constant([[0.0, 0.0, 5.0], [1.0, 2.0, 3.0]])
+  d = tf.constant([[0.0, 0.0, -2.0], [0.5, -1.0, 0.25]])
+  p, u = (x.numpy() for x in renderers.line_coordinates(o, d))
+  np.testing.assert_allclose(p[0], [0, 0, 0], atol=1e-6)
+  np.testing.assert_allclose(u[0], [0, 0, -1], atol=1e-6)
+  np.testing.assert_allclose(np.linalg.norm(u, axis=-1), 1, rtol=1e-6)
+  np.testing.assert_allclose(np.sum(p * u, -1), 0, atol=1e-5)  # p is the foot of the origin
+  # p lies on the line, and its distance from the origin is |o x d| / |d|.
+  on_line = np.cross(p - o.numpy(), d.numpy())
+  np.testing.assert_allclose(on_line, 0, atol=1e-5)
+  np.testing.assert_allclose(np.linalg.norm(p, axis=-1), np.linalg.norm(
+      np.cross(o.numpy(), d.numpy()), axis=-1) / np.linalg.norm(d.numpy(), axis=-1), rtol=1e-5)
+
+
+def test_a_line_sampler_gives_every_camera_on_one_line_the_same_sections():
+  # sampler_input="line": a camera moved along the line (o - s d) and a rescaled d see the same
+  # line, so the same fractions; the paper's (o, d) sampler tells them apart.
+  rays = _rays(8, seed=4)
+  o, d = (tf.constant(rays[k]) for k in ("rays_o", "rays_d"))
+  for sampler_input, same in (("line", True), ("ray", False)):
+    tf.random.set_seed(0)
+    sampler = renderers.SamplingNetwork(renderers.ModelConfig(
+        num_sections=8, sampler_width=16, sampler_input=sampler_input))
+    a, b = sampler(o, d).numpy(), sampler(o - 0.7 * d, 2.5 * d).numpy()
+    gap = np.abs(a - b).max()
+    assert (gap < 1e-5) if same else (gap > 1e-3), (sampler_input, gap)
+  with pytest.raises(ValueError, match=r"sampler_input='camera': choose one of ray, line"):
+    renderers.SamplingNetwork(renderers.ModelConfig(sampler_input="camera"))
+
+
 def test_jittered_posts_move_by_at_most_half_the_shorter_section_and_keep_their_order():
   posts = tf.constant([[0.0, 1.0, 3.0, 4.0, 8.0]])          # sections 1, 2, 1, 4
   u = tf.constant([[1.0, 0.0, 0.5]])
