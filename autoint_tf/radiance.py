@@ -125,12 +125,14 @@ class Config(training.LoopConfig):
 
 PRESETS = {
     "tiny": Config(),
-    # lego 100x100 on this 2-core CPU, 45 minutes (BENCHMARKS.md: 24.70 dB at N = 8, 25.98 at
-    # N = 16): exact section means at jittered posts, two scales, the scene box.
+    # lego 100x100 on this 2-core CPU, 45 minutes (BENCHMARKS.md: 25.19 dB at N = 8, 26.29 at
+    # N = 16): exact section means at jittered posts, two scales, the scene box, a sampling
+    # network that sees the ray's line.
     "lego": Config(scene="npz", data_path="../shared/data/lego_100px.npz", box=("auto",),
                    num_frequencies=8, pixel_center=0.5, section_means="exact", post_jitter=1.0,
                    exact_scales=2, color_orientation="direction", budget_minutes=45.0,
-                   steps=1000000, lr_decay_fraction=0.47, eval_every=10000),
+                   steps=1000000, lr_decay_fraction=0.47, eval_every=10000,
+                   sampler_input="line"),
     "paper_blender": Config(scene="blender", data_path="../shared/data/nerf_synthetic_lego",
                             model="paper", batch_size=4096, steps=300000, learning_rate=5e-4,
                             lr_decay_steps=200000, eval_every=5000, checkpoint_every=2500,
@@ -167,6 +169,9 @@ def model_config(config):
     if getattr(config, name):
       overrides[name] = getattr(config, name)
   for name in ("direction_frequencies", "sampler_frequencies"):
+    if getattr(config, name) < -1:
+      raise ValueError(f"--{name}={getattr(config, name)}: give a number of octaves (0: the "
+                       f"raw input only; -1: the {config.model!r} preset's).")
     if getattr(config, name) >= 0:
       overrides[name] = getattr(config, name)
   if not 0 <= config.post_jitter <= 1:
@@ -451,36 +456,44 @@ def train(config, train_views, test_views, workdir, strategy=None, progress=True
   return training.fit(task, config, workdir, strategy, progress)
 
 
-def render_views(model, views, renderer, num_sections=8, chunk=8192):
-  """Renders every view of `views` in chunks of rays, one view's rays at a time (memory is
-  bounded by one view, e.g. 800 x 800, and one chunk of network activations).
+def render_chunks(fn, views, chunk=8192):
+  """Runs `fn` (a dict of rays [B, ...] -> a dict of [B, ...] tensors) on every view of
+  `views`, one view's rays at a time in chunks of `chunk` rays (memory is bounded by one view,
+  e.g. 800 x 800, and one chunk of network activations).
 
-  Returns dict of rgb [V, H, W, 3], depth [V, H, W], opacity [V, H, W] and seconds.
+  Returns (dict of [V, H, W, ...] arrays, seconds): the seconds leave out a first call on the
+  first chunk, which traces a tf.function.
+  """
+  outs, seconds = {}, 0.0
+  for v in range(len(views)):
+    rays = {k: r for k, r in views.rays(slice(v, v + 1)).items() if k != "rgb"}
+    if v == 0:
+      fn({k: r[:chunk] for k, r in rays.items()})  # trace outside the timing
+    start = time.perf_counter()
+    for i in range(0, len(rays["near"]), chunk):
+      for k, out in fn({k: r[i:i + chunk] for k, r in rays.items()}).items():
+        outs.setdefault(k, []).append(out.numpy())
+    seconds += time.perf_counter() - start
+  shape = (len(views), views.height, views.width)
+  return ({k: np.concatenate(parts).reshape(shape + parts[0].shape[1:])
+           for k, parts in outs.items()}, seconds)
+
+
+def render_views(model, views, renderer, num_sections=8, chunk=8192):
+  """Renders every view of `views` (`render_chunks`) with the model's `renderer`, AutoInt at
+  `num_sections`.
+
+  Returns dict of rgb [V, H, W, 3], depth [V, H, W], opacity [V, H, W], seconds and rays.
   """
   cache = model.__dict__.setdefault("_render_functions", {})
   key = (renderer, num_sections)
   if key not in cache:  # one traced function per N (no retracing per call)
-    cache[key] = tf.function(
-        (lambda r: model.render(r, num_sections)) if renderer == "autoint" else model.render,
-        jit_compile=False, reduce_retracing=True)
-  fn = cache[key]
-  outs = {"rgb": [], "depth": [], "opacity": []}
-  seconds = 0.0
-  for v in range(len(views)):
-    rays = views.rays(slice(v, v + 1))
-    if v == 0:
-      fn({k: r[:chunk] for k, r in rays.items() if k != "rgb"})  # trace outside the timing
-    start = time.perf_counter()
-    for i in range(0, len(rays["near"]), chunk):
-      out = fn({k: r[i:i + chunk] for k, r in rays.items() if k != "rgb"})
-      for k in outs:
-        outs[k].append(out[k].numpy())
-    seconds += time.perf_counter() - start
-  shape = (len(views), views.height, views.width)
-  return {"rgb": np.concatenate(outs["rgb"]).reshape(shape + (3,)),
-          "depth": np.concatenate(outs["depth"]).reshape(shape),
-          "opacity": np.concatenate(outs["opacity"]).reshape(shape),
-          "seconds": seconds, "rays": int(np.prod(shape))}
+    def render(rays):
+      out = model.render(rays, num_sections) if renderer == "autoint" else model.render(rays)
+      return {k: out[k] for k in ("rgb", "depth", "opacity")}
+    cache[key] = tf.function(render, jit_compile=False, reduce_retracing=True)
+  out, seconds = render_chunks(cache[key], views, chunk)
+  return dict(out, seconds=seconds, rays=len(views) * views.height * views.width)
 
 
 def evaluate(model, views, renderer, sections=(4, 8, 16, 32)):

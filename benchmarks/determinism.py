@@ -16,6 +16,7 @@ from absl import flags
 import numpy as np
 
 from benchmarks import report
+from benchmarks import timing
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 flags.DEFINE_integer("rounds", 2, "Interleaved rounds.")
@@ -46,7 +47,7 @@ def main(argv):
   per_step = {False: [], True: []}
   for _ in range(FLAGS.rounds):
     for det in (False, True):
-      per_step[det].append((_run(det, LONG) - _run(det, SHORT)) / (LONG - SHORT))
+      per_step[det].append(timing.seconds_per_step(lambda n, d=det: _run(d, n), LONG, SHORT))
   off, on = (float(np.median(per_step[d])) for d in (False, True))
   text = (f"`python -m benchmarks.determinism --rounds={FLAGS.rounds}` (radiance training step, "
           "tiny model, 1024 rays, fresh processes, interleaved): "

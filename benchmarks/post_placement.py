@@ -11,7 +11,6 @@ it bounds what better posts alone could give the same integral networks at N.
 
 from absl import app
 from absl import flags
-import numpy as np
 import tensorflow as tf
 
 from autoint_tf import metrics
@@ -30,22 +29,17 @@ flags.DEFINE_bool("write", False, "Write the BENCHMARKS.md section post_placemen
 FLAGS = flags.FLAGS
 
 
-def placed_render(model, views, n, finer, uniform, chunk=8192):
+def placed_render(model, views, n, finer, uniform):
   """rgb [V, H, W, 3]: `views` rendered at n sections with posts at the quantiles of the
   weights of the model's own render at `finer` sections (a share `uniform` of uniform)."""
 
-  @tf.function(reduce_retracing=True)
+  @tf.function(jit_compile=False, reduce_retracing=True)
   def render(rays):
     fine = model.render(rays, finer, return_weights=True)
     posts = renderers.quantile_posts(fine["posts"], fine["weights"], n, uniform)
-    return model.render_at_posts(rays, posts)["rgb"]
+    return {"rgb": model.render_at_posts(rays, posts)["rgb"]}
 
-  out = []
-  for v in range(len(views)):
-    rays = {k: r for k, r in views.rays(slice(v, v + 1)).items() if k != "rgb"}
-    for i in range(0, len(rays["near"]), chunk):
-      out.append(render({k: r[i:i + chunk] for k, r in rays.items()}).numpy())
-  return np.concatenate(out).reshape(views.images.shape)
+  return radiance.render_chunks(render, views)[0]["rgb"]
 
 
 def main(argv):

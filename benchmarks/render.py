@@ -24,6 +24,9 @@ recipe ends at the same point of its decay). Then, in one process:
 With --autoint_run and --quadrature_run it trains nothing: it scores two finished runs of one
 scene (e.g. train.radiance runs with different flags, each trained alone for its budget) the
 same way, and --equal_steps_run names AutoInt's run stopped near the baseline's steps.
+Its own options cover the scene and the losses of both models; a variant of one model beyond
+them (its size, its sampling network: the lego preset and its overrides) is trained with
+train.radiance and scored this way.
 """
 
 import dataclasses
@@ -88,6 +91,8 @@ class Options:
   quadrature_run: str = ""            # (train.radiance workdirs) instead of training
   equal_steps_run: str = ""           # with them: AutoInt's run stopped at about the
                                       # baseline's steps (the same flags, fewer --steps)
+  equal_steps_within: float = 0.1     # how far from the baseline's steps, as a fraction of
+                                      # them, the equal-steps checkpoint may be
   write: bool = True                  # write results, images and the BENCHMARKS.md section
 
 
@@ -131,7 +136,7 @@ def finished_runs():
   test views) of the finished train.radiance runs --autoint_run and --quadrature_run, each
   trained alone for its own --budget_minutes. Curves: the runs' TensorBoard evaluations,
   minutes at a constant step rate. Equal steps: AutoInt's kept checkpoint nearest the
-  baseline's steps, if within 10% of them."""
+  baseline's steps, if within --equal_steps_within of them."""
   if not (FLAGS.autoint_run and FLAGS.quadrature_run):
     raise SystemExit("--autoint_run and --quadrature_run go together: the workdirs of a "
                      "finished AutoInt run and a finished quadrature run of one scene.")
@@ -159,7 +164,7 @@ def finished_runs():
   if paths:
     workdir, nearest = min(paths, key=lambda w_p: abs(_checkpoint_step(w_p[1]) - steps))
     at = _checkpoint_step(nearest)
-    if abs(at - steps) <= 0.1 * steps:
+    if abs(at - steps) <= FLAGS.equal_steps_within * steps:
       early = training.restore(workdir, nearest)
       if early.config.renderer != "autoint" or early.context != auto.context:
         raise SystemExit(f"--equal_steps_run={workdir}: not an AutoInt run of the same scene "
@@ -312,8 +317,8 @@ def table(rows, equal_steps, views):
             f"{equal_steps['ssim']:.3f}) at N = 8, {equal_steps['psnr_drop']:+.2f} dB from the "
             "baseline.\n")
   else:
-    tail = ("\nEqual steps: not measured (the AutoInt run kept no checkpoint within 10% of the "
-            "baseline's steps).\n")
+    tail = ("\nEqual steps: not measured (the AutoInt run kept no checkpoint within "
+            f"{FLAGS.equal_steps_within:.0%} of the baseline's steps).\n")
   if FLAGS.autoint_run:
     tail += (f"\nFinished runs scored: `{FLAGS.autoint_run}` and `{FLAGS.quadrature_run}` "
              "(each trained alone for its budget; their configs are in the results JSON; the "

@@ -16,6 +16,7 @@ import numpy as np
 
 from autoint_tf import radiance
 from benchmarks import report
+from benchmarks import timing
 
 flags.DEFINE_string("data_path", "../shared/data/lego_100px.npz", "npz scene (tiny-NeRF format).")
 flags.DEFINE_integer("batch_size", 256, "Rays a step.")
@@ -51,7 +52,7 @@ def main(argv):
   per_step = {k: [] for k in values}
   for r in range(FLAGS.rounds):
     for k in values:
-      per_step[k].append((seconds(k, LONG) - seconds(k, SHORT)) / (LONG - SHORT))
+      per_step[k].append(timing.seconds_per_step(lambda n, k=k: seconds(k, n), LONG, SHORT))
       print(f"round {r + 1}/{FLAGS.rounds}, steps_per_execution={k}: "
             f"{1000 * per_step[k][-1]:.1f} ms a step", flush=True)
   ms = {k: 1000 * float(np.median(v)) for k, v in per_step.items()}

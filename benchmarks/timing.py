@@ -36,3 +36,10 @@ def for_budget(call, seconds, min_calls=5):
     call()
     times.append(time.perf_counter() - t)
   return np.array(times)
+
+
+def seconds_per_step(run, long, short):
+  """Seconds of one step from two runs, `run(steps)` -> seconds: the difference between a run of
+  `long` steps and one of `short`, over their difference in steps (set-up, tracing and anything
+  else both runs do once cancel)."""
+  return (run(long) - run(short)) / (long - short)

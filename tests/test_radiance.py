@@ -241,6 +241,7 @@ def test_the_pixel_centre_reaches_the_views_their_batches_and_the_context():
     (dict(far=1.0), r"--near=0 --far=1: need 0 < near < far.*own bounds are 1.7 and 4.3"),
     (dict(width=-8), r"--width=-8: give a positive count"),
     (dict(sampler_width=-8), r"--sampler_width=-8: give a positive count"),
+    (dict(sampler_frequencies=-2), r"--sampler_frequencies=-2: give a number of octaves"),
     (dict(precrop_steps=-1), r"--precrop_steps=-1: give 0 \(off\) or a positive"),
     (dict(pixel_center=1.0), r"--pixel_center=1.0: give where in its pixel a pixel's ray"),
     (dict(section_means="mean"), r"--section_means=mean: choose one of sampled, exact"),
@@ -385,14 +386,15 @@ def test_a_model_whose_densities_died_is_reported_with_the_fix(renderer):
 
 
 def test_the_lego_preset_is_the_measured_command():
-  # BENCHMARKS.md's lego runs (runs/lego_dir) were started with these flags on the tiny preset.
+  # BENCHMARKS.md's lego runs: runs/lego_dir was started with these flags on the tiny preset,
+  # runs/lego_line with `--preset=lego --sampler_input=line` on the preset they made then.
   values = flags.FlagValues()
   config_flags.define(radiance.Config, flag_values=values)
   values(["train.radiance", "--scene=npz", "--data_path=../shared/data/lego_100px.npz",
           "--box=auto", "--num_frequencies=8", "--pixel_center=0.5", "--section_means=exact",
           "--post_jitter=1", "--exact_scales=2", "--color_orientation=direction",
           "--budget_minutes=45", "--steps=1000000", "--lr_decay_fraction=0.47",
-          "--eval_every=10000"])
+          "--eval_every=10000", "--sampler_input=line"])
   measured = config_flags.config(radiance.Config, base=radiance.PRESETS["tiny"],
                                  flag_values=values)
   assert radiance.PRESETS["lego"] == measured
