@@ -7,9 +7,10 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .PHONY: setup demo test bench clean
 
-$(STAMP): requirements.txt
+$(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	# The package itself (editable, every extra) and the pinned versions it is tested with.
 	$(PY) -m pip install --quiet -r requirements.txt
 	# tensorflow-graphics' hard dependencies are unused and tensorflow-addons breaks Keras 3.
 	$(PY) -m pip install --quiet --no-deps tensorflow-graphics==2021.12.3

@@ -34,6 +34,9 @@ from autoint_tf import plots
 from autoint_tf import sirt
 from autoint_tf import tomography
 from autoint_tf import training
+from autoint_tf.configs import check_choice
+from autoint_tf.configs import check_range
+from autoint_tf.configs import knob
 
 PARAMETERIZATIONS = ("ray", "point")
 
@@ -98,44 +101,51 @@ def quadrature(grad, inputs, t_min, t_max, num_samples):
                         (np.arange(num_samples) + 0.5) / num_samples)
 
 
-@dataclasses.dataclass(frozen=True)
-class Config(training.LoopConfig):
-  """A CT run: the scan (a phantom or a measured file), the model and (inherited) the loop."""
-  steps: int = 2000
-  learning_rate: float = 1e-3         # Adam (amsgrad)
-  amsgrad: bool = True
-  log_every: int = 25
-  phantom: str = "shepp_logan"        # tomography.PHANTOMS key (when no sinogram file)
-  geometry: str = "parallel"          # built-in geometry of the phantom: parallel or fan
-  num_angles: int = 64                # full set of views (parallel [0, pi), fan [0, 2 pi))
-  num_detectors: int = 64             # detector pixels
-  sinogram: str = ""                  # measured sinogram file (.npy/.npz/.mat); "": phantom
-  variable: str = ""                  # its array/variable name (default "sinogram")
-  geometry_json: str = ""             # its geometry: JSON text or a .json path (ct_data.py)
-  subsample: int = 4                  # keep every k-th view (4, 8, 16 in the paper)
-  parameterization: str = "ray"       # "ray" (paper) or "point"
-  activation: str = "swish"          # fields.ACTIVATIONS (the paper compares relu, swish, sine,
-                                      # softplus)
-  depth: int = 4                      # hidden layers of Phi
-  width: int = 128                    # hidden units of Phi
-  num_frequencies: int = 10           # PE octaves of (rho, theta, t) or of the point
-  direction_frequencies: int = 2      # PE octaves of the direction (point model)
-  samples_per_line: int = 16          # stratified grad-network samples per line
-  batch_lines: int = 0                # lines a step (0: every kept line, full batch)
-  consistency_weight: float = 1.0     # point model only: weight of the view-consistency loss
-  consistency_points: int = 1024      # random points a step for the point model's priors
-  tv_weight: float = 0.0              # point model only: weight of the total-variation prior
-  tv_step: float = 1.0 / 64           # its finite-difference step (field-of-view radius 1)
-  nonnegative_weight: float = 0.0     # point model only: weight of the f >= 0 penalty
-  prior_weight: float = 0.0           # point model only: weight of the image prior, the mean
-                                      # (f(x, u) - I(x))^2 against the TV reconstruction I
-                                      # of the kept views (sirt.reconstruct_tv)
-  prior_tv: float = 3e-5              # TV weight of that reconstruction
-  prior_size: int = 0                 # its side in pixels (0: twice the image's, at most 512)
-  prior_iterations: int = 1500        # its Adam steps
-  sirt_iterations: int = 200          # iterations of the SIRT baseline image
-  image_size: int = 256               # measured scans: largest image side (phantoms: theirs)
-  image_directions: int = 16          # point model: directions its image is averaged over
+@dataclasses.dataclass
+class Config:
+  """A CT run: the scan (a phantom or a measured file), the model and its training loop."""
+  loop: training.LoopConfig = knob(training.LoopConfig(steps=2000, learning_rate=1e-3,
+                                                       amsgrad=True, log_every=25),
+                                   "The training loop.")
+  phantom: str = knob("shepp_logan", "Tomography.PHANTOMS key (when no sinogram file).")
+  geometry: str = knob("parallel", "Built-in geometry of the phantom: parallel or fan.")
+  num_angles: int = knob(64, "Full set of views (parallel [0, pi), fan [0, 2 pi)).")
+  num_detectors: int = knob(64, "Detector pixels.")
+  sinogram: str = knob("", "Measured sinogram file (.npy/.npz/.mat); '': phantom.")
+  variable: str = knob("", "Its array/variable name (default 'sinogram').")
+  geometry_json: str = knob("", "Its geometry: JSON text or a .json path (ct_data.py).")
+  subsample: int = knob(4, "Keep every k-th view (4, 8, 16 in the paper).")
+  parameterization: str = knob("ray", "'ray' (paper) or 'point'.")
+  activation: str = knob("swish", "fields.ACTIVATIONS (the paper compares relu, swish, sine, "
+                                  "softplus).")
+  depth: int = knob(4, "Hidden layers of Phi.")
+  width: int = knob(128, "Hidden units of Phi.")
+  num_frequencies: int = knob(10, "PE octaves of (rho, theta, t) or of the point.")
+  direction_frequencies: int = knob(2, "PE octaves of the direction (point model).")
+  samples_per_line: int = knob(16, "Stratified grad-network samples per line.")
+  batch_lines: int = knob(0, "Lines a step (0: every kept line, full batch).")
+  consistency_weight: float = knob(1.0, "Point model only: weight of the view-consistency loss.")
+  consistency_points: int = knob(1024, "Random points a step for the point model's priors.")
+  tv_weight: float = knob(0.0, "Point model only: weight of the total-variation prior.")
+  tv_step: float = knob(1.0 / 64, "Its finite-difference step (field-of-view radius 1).")
+  nonnegative_weight: float = knob(0.0, "Point model only: weight of the f >= 0 penalty.")
+  prior_weight: float = knob(0.0, "Point model only: weight of the image prior, the mean (f(x, "
+                                  "u) - I(x))^2 against the TV reconstruction I of the kept "
+                                  "views (sirt.reconstruct_tv).")
+  prior_tv: float = knob(3e-5, "TV weight of that reconstruction.")
+  prior_size: int = knob(0, "Its side in pixels (0: twice the image's, at most 512).")
+  prior_iterations: int = knob(1500, "Its Adam steps.")
+  sirt_iterations: int = knob(200, "Iterations of the SIRT baseline image.")
+  image_size: int = knob(256, "Measured scans: largest image side (phantoms: theirs).")
+  image_directions: int = knob(16, "Point model: directions its image is averaged over.")
+
+  def __post_init__(self):
+    check_choice("config.phantom", self.phantom, sorted(tomography.PHANTOMS))
+    check_choice("config.geometry", self.geometry, ct_data.GEOMETRY_TYPES)
+    check_choice("config.parameterization", self.parameterization, PARAMETERIZATIONS,
+                 "ray: the paper's Phi(rho, theta, t); point: Phi(o + t u, u)")
+    fields.check_activation(self.activation)
+    check_range("config.subsample", self.subsample, 1, what="a view step")
 
 
 def interpolate_angles(sinogram, angles, query, period=np.pi, flip=True):
@@ -259,7 +269,7 @@ def scan_for(config):
   """The scan of a config: its measured sinogram file, else the phantom's exact sinogram."""
   if config.sinogram:
     if not config.geometry_json:
-      raise ValueError("--sinogram needs --geometry_json (JSON text or file), e.g. "
+      raise ValueError("--config.sinogram needs --config.geometry_json (JSON text or file), e.g. "
                        '\'{"type": "parallel", "num_angles": 180, "angle_unit": "degrees", '
                        '"angle_range": [0, 180]}\'.')
     return ct_data.load_scan(config.sinogram, config.geometry_json, config.variable or None)
@@ -299,14 +309,14 @@ def check_priors(config):
   weight is set for the ray model (the priors need the point model's field over space)."""
   for name in PRIOR_WEIGHTS:
     if getattr(config, name) < 0:
-      raise ValueError(f"--{name}={getattr(config, name)} must be >= 0 (0 turns it off).")
+      raise ValueError(f"--config.{name}={getattr(config, name)} must be >= 0 (0 turns it off).")
   for name, low in (("prior_tv", 0), ("prior_size", 0), ("prior_iterations", 1)):
     if getattr(config, name) < low:
-      raise ValueError(f"--{name}={getattr(config, name)} must be >= {low}.")
+      raise ValueError(f"--config.{name}={getattr(config, name)} must be >= {low}.")
   point_only = [n for n in PRIOR_WEIGHTS[1:] if getattr(config, n)]
   if config.parameterization != "point" and point_only:
-    raise ValueError(f"--{', --'.join(point_only)} act on the point model's field over space: "
-                     "add --parameterization=point, or drop them for the ray model.")
+    raise ValueError(f"--config.{', --config.'.join(point_only)} act on the point model's "
+                     "field over space: add --config.parameterization=point, or drop them for the ray model.")
 
 
 class Task(training.Task):
@@ -339,7 +349,7 @@ class Task(training.Task):
 
   def dataset(self, start_step):
     n, b, m = int(self.t_min.shape[0]), self.global_batch_size, self.config.samples_per_line
-    seed0 = tf.cast(self.config.seed, tf.int64)
+    seed0 = tf.cast(self.config.loop.seed, tf.int64)
 
     def batch(index):
       seed = tf.stack([seed0, index])
@@ -396,7 +406,7 @@ def train_and_evaluate(config, scan=None, workdir=None, progress=True):
                                              "scan_geometry": scan.geometry,
                                              "source": scan.source})
   task = Task(config, scan, kept, held, progress)
-  phi, history = training.fit(task, config, workdir, progress=progress)
+  phi, history = training.fit(task, config.loop, workdir, progress=progress)
   if task.evaluation is None or task.evaluation[0] != history["last_step"]:
     task.evaluate(phi, history["last_step"])
   _, report, outputs = task.evaluation

@@ -202,7 +202,7 @@ def _lookup(tree, dotted, path, kind, what="variable"):
       where = f" under {'.'.join(walked)!r}" if walked else ""
       has = f"it has {keys}" if keys else f"{'.'.join(walked)!r} is an array, not a struct"
       raise KeyError(f"{path!r} ({kind}) has no {what} {dotted!r}: no {part!r}{where} ({has}). "
-                     "Name it with --variable; a dotted path reaches struct fields and HDF5 "
+                     "Name it with --config.variable; a dotted path reaches struct fields and HDF5 "
                      "groups, e.g. CtData.sinogram.")
     node, walked = node[part], walked + [part]
   return node
@@ -220,7 +220,7 @@ def _default_name(tree, path, kind):
     if "sinogram" in _keys(only):
       return f"{keys[0]}.sinogram"
   raise KeyError(f"{path!r} ({kind}) has no variable 'sinogram' (it has {keys}); name the "
-                 "sinogram with --variable (a dotted path reaches struct fields, e.g. "
+                 "sinogram with --config.variable (a dotted path reaches struct fields, e.g. "
                  "CtData.sinogram).")
 
 

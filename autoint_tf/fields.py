@@ -294,8 +294,11 @@ class MLP(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
 class EncodedMLP(keras.layers.Layer):
-  """Named inputs -> normalized PE -> MLP: a plain field (e.g. the sampling network), and
-  the body of `IntegralMLP`.
+  """Named inputs -> normalized PE -> MLP: a plain field (e.g. the sampling network) or, as
+  `IntegralMLP` (the same class), an integral network Phi: its grad network is trained, Phi
+  itself is evaluated at interval ends. The integration variable(s) are among the named inputs
+  (for example `t`, or `rho`, `theta`, `t` for CT). Any other Keras layer or model taking a
+  dict (or a tensor) works with `GradNetwork` too.
 
   Args:
     input_names: tuple of str, the keys read from the input dict, in order; None means the
@@ -313,6 +316,9 @@ class EncodedMLP(keras.layers.Layer):
 
   Example:
     >>> sampler = EncodedMLP(input_names=("o", "d"), output_dim=8, activation="relu")
+    >>> phi = IntegralMLP(input_names=("t",), output_dim=1)
+    >>> f = GradNetwork(phi, variables=("t",))   # dPhi/dt, shares Phi's weights
+    >>> integral = definite_integral(phi, a, b)   # Phi(b) - Phi(a)
   """
 
   def __init__(self, input_names=("t",), output_dim=1, depth=4, width=128,
@@ -396,20 +402,7 @@ class EncodedMLP(keras.layers.Layer):
     return config
 
 
-@keras.saving.register_keras_serializable(package=_PACKAGE)
-class IntegralMLP(EncodedMLP):
-  """Integral network Phi: named inputs -> normalized PE -> MLP (an `EncodedMLP` that is
-  integrated: its grad network is trained, Phi itself is evaluated at interval ends).
-
-  The integration variable(s) are among the named inputs (for example `t`, or `rho`, `theta`,
-  `t` for CT). Any other Keras layer or model taking a dict (or a tensor) works with
-  `GradNetwork` too. Args and call arguments as `EncodedMLP`.
-
-  Example:
-    >>> phi = IntegralMLP(input_names=("t",), output_dim=1)
-    >>> f = GradNetwork(phi, variables=("t",))   # dPhi/dt, shares Phi's weights
-    >>> integral = definite_integral(phi, a, b)   # Phi(b) - Phi(a)
-  """
+IntegralMLP = EncodedMLP  # an integral network is an EncodedMLP that gets integrated
 
 
 def with_dtype(layer, dtype, example_inputs):
@@ -424,13 +417,6 @@ def with_dtype(layer, dtype, example_inputs):
   clone(example_inputs)
   clone.set_weights([w.astype(dtype) for w in layer.get_weights()])
   return clone
-
-
-def as_model(layer, input_dims, name=None):
-  """Wraps a layer taking a dict of [..., D] tensors in a functional `keras.Model`
-  (which `.save()`s to a `.keras` file). input_dims: dict name -> D."""
-  inputs = {k: keras.Input((d,), name=k) for k, d in input_dims.items()}
-  return keras.Model(inputs, layer(inputs), name=name or f"{layer.name}_model")
 
 
 def _broadcast_concat(tensors):
@@ -450,8 +436,8 @@ ORIENTATIONS = ("direction", "ray", "none")
 @keras.saving.register_keras_serializable(package=_PACKAGE)
 class PointField(keras.layers.Layer):
   """A field of the point x(t) = origin + t * direction (and optionally of the orientation):
-  read as a value at points (the quadrature baseline's fields), and the body of
-  `PointIntegralNetwork`.
+  read as a value at points (the quadrature baseline's fields) or, as `PointIntegralNetwork`
+  (the same class), integrated along t.
 
   Args:
     output_dim: channels of Phi. Defaults to 1.
@@ -524,11 +510,9 @@ class PointField(keras.layers.Layer):
     return {**super().get_config(), **self._config}
 
 
-@keras.saving.register_keras_serializable(package=_PACKAGE)
-class PointIntegralNetwork(PointField):
-  """Phi(x(t), orientation), a `PointField` that is integrated along t: t enters only through
-  the point, so the grad network dPhi/dt = grad_x Phi . direction is a field over space (any
-  dimension). Args and call arguments as `PointField`."""
+# Phi(x(t), orientation) integrated along t: t enters only through the point, so the grad
+# network dPhi/dt = grad_x Phi . direction is a field over space (any dimension).
+PointIntegralNetwork = PointField
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
@@ -615,6 +599,60 @@ class RadianceField(keras.layers.Layer):
     color, color_dot = self.color_head.jvp(color_in, color_dot_in)
     y = tf.concat([sigma, color], -1)
     return y, (None if h_dot is None else tf.concat([sigma_dot, color_dot], -1))
+
+  def compute_output_shape(self, input_shape):
+    return tuple(input_shape["t"][:-1]) + (4,)
+
+  def get_config(self):
+    return {**super().get_config(), **self._config}
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class TwoNetworkRadianceField(keras.layers.Layer):
+  """The paper's density and colour networks as one layer: two `PointField`s,
+  Phi(x(t), orientation) [..., 1 + 3] with x(t) = origin + t * direction (the same interface
+  as `RadianceField`, so a renderer works on either).
+
+  Args:
+    num_frequencies, direction_frequencies, depth, width, activation, w0: as in `PointField`,
+      for both networks. Defaults to 10, 4, 4, 128, "swish", 30.
+    view_consistent_sigma: the density network sees only the point (the official code's sees
+      the ray, its issue #9). Defaults to False.
+    orientation: what the colour network sees besides the point: "ray" or "direction".
+
+  Call arguments:
+    inputs: dict with "t" [..., 1], "origin" [..., 3], "direction" [..., 3].
+
+  Returns:
+    [..., 4] tensor: Phi_sigma, then the three colour channels.
+  """
+
+  def __init__(self, num_frequencies=10, direction_frequencies=4, depth=4, width=128,
+               activation="swish", w0=30.0, view_consistent_sigma=False, orientation="ray",
+               **kwargs):
+    super().__init__(**_own_casting(kwargs))
+    common = dict(num_frequencies=num_frequencies, direction_frequencies=direction_frequencies,
+                  depth=depth, width=width, activation=activation, w0=w0,
+                  dtype=self.dtype_policy)
+    self.sigma = PointField(output_dim=1, orientation="none" if view_consistent_sigma else "ray",
+                            name="sigma", **common)
+    self.color = PointField(output_dim=3, orientation=orientation, name="color", **common)
+    self._config = dict(num_frequencies=num_frequencies,
+                        direction_frequencies=direction_frequencies, depth=depth, width=width,
+                        activation=activation, w0=w0,
+                        view_consistent_sigma=view_consistent_sigma, orientation=orientation)
+
+  def build(self, input_shape):
+    self.sigma.build(input_shape)
+    self.color.build(input_shape)
+
+  def call(self, inputs):
+    return tf.concat([self.sigma(inputs), self.color(inputs)], -1)
+
+  def jvp(self, inputs, tangents):
+    """Outputs and their tangent along t, each network's `PointField.jvp` side by side."""
+    (s, s_dot), (c, c_dot) = self.sigma.jvp(inputs, tangents), self.color.jvp(inputs, tangents)
+    return tf.concat([s, c], -1), (None if s_dot is None else tf.concat([s_dot, c_dot], -1))
 
   def compute_output_shape(self, input_shape):
     return tuple(input_shape["t"][:-1]) + (4,)

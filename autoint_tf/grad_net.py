@@ -285,47 +285,21 @@ def _bound(x, d, name):
   return x
 
 
-def definite_integral(phi, lower, upper, inputs=None, variables=("t",), validate=True):
-  """Integral of the grad network over [lower, upper] from 2^d evaluations of Phi.
-
-  d = 1: Phi(upper, c) - Phi(lower, c). d > 1: inclusion-exclusion over the box corners.
-  All corners are evaluated in one batched call of Phi.
-
-  Args:
-    phi: the integral network.
-    lower: [..., d] (or [...] when d = 1) lower bounds a.
-    upper: [..., d] (or [...] when d = 1) upper bounds b.
-    inputs: the other inputs c, constant along the integral: a dict (Phi takes a dict;
-      integration-variable keys, if present, are ignored), a [..., D] tensor whose
-      variable columns are ignored (Phi takes a tensor), or None (Phi takes only the
-      variables: a dict of them if `variables` are names, a [..., d] tensor if indices).
-    variables: names or column indices of the integration variables. Defaults to ("t",).
-    validate: check bounds and inputs for NaN/inf. Defaults to True.
-
-  Returns:
-    [..., K] integrals, batch dims broadcast from lower, upper and inputs. Phi is evaluated in
-    float32 under a low-precision Keras policy (`fields.full_precision`).
-
-  Raises:
-    ValueError: bounds of the wrong shape or whose batch shapes do not broadcast,
-      variables that are not inputs of Phi. InvalidArgumentError: NaN or inf.
-  """
-  variables = _normalize_variables(variables)
-  d = len(variables)
-  # Compute in the dtype of what Phi is fed: the other inputs, else Phi's, else the bounds'.
+def _integral_dtype(phi, inputs, lower):
+  """The dtype definite_integral computes in: that of what Phi is fed (the other inputs),
+  else Phi's, else the bounds'."""
   fed = list(inputs.values()) if isinstance(inputs, dict) else [inputs]
   given = [v for v in fed if getattr(v, "dtype", None) is not None and
            tf.as_dtype(v.dtype).is_floating]
-  dtype = (_float_dtype(given[0]) if given else
-           tf.as_dtype(fields.coordinate_dtype(phi) if hasattr(phi, "compute_dtype")
-                       else _float_dtype(lower)))
-  lower = _bound(_as_float(lower, dtype), d, "lower")
-  upper = _bound(_as_float(upper, dtype), d, "upper")
-  if inputs is None:
-    inputs = ({v: lower[..., i:i + 1] for i, v in enumerate(variables)}
-              if isinstance(variables[0], str) else lower)
-  others = ({k: tf.convert_to_tensor(v) for k, v in inputs.items() if k not in variables}
-            if isinstance(inputs, dict) else {})
+  if given:
+    return _float_dtype(given[0])
+  return tf.as_dtype(fields.coordinate_dtype(phi) if hasattr(phi, "compute_dtype")
+                     else _float_dtype(lower))
+
+
+def _batch_shape(lower, upper, inputs, others):
+  """The static batch shape that the bounds and the other inputs broadcast to, or a
+  ValueError naming the first that does not fit."""
   shapes = [("lower", lower.shape[:-1]), ("upper", upper.shape[:-1])]
   shapes += [(f"inputs[{k!r}]", v.shape[:-1]) for k, v in others.items()]
   if not isinstance(inputs, dict):
@@ -338,12 +312,13 @@ def definite_integral(phi, lower, upper, inputs=None, variables=("t",), validate
       described = ", ".join(f"{n} {s}" for n, s in shapes)
       raise ValueError(f"definite_integral: batch shapes do not broadcast: {described} "
                        f"({name} is the first that does not fit).") from None
-  deps = []
-  if validate:
-    deps = [_check_finite(lower, "lower", "definite_integral"),
-            _check_finite(upper, "upper", "definite_integral")]
-  with tf.control_dependencies(deps):
-    lower, upper = tf.identity(lower), tf.identity(upper)
+  return batch
+
+
+def _corner_inputs(inputs, others, variables, lower, upper, batch, dtype, validate):
+  """Phi's inputs at the 2^d corners of the box [lower, upper] (a leading axis of 2^d, the
+  batch broadcast), the inclusion-exclusion signs [2^d] and the dynamic batch shape."""
+  d = len(variables)
   corners = list(itertools.product((0, 1), repeat=d))  # 1 = upper bound
   signs = tf.constant([(-1.0)**(d - sum(c)) for c in corners], dtype)
   sel = tf.constant(corners, dtype)  # [2^d, d]
@@ -377,6 +352,54 @@ def definite_integral(phi, lower, upper, inputs=None, variables=("t",), validate
     with tf.control_dependencies(slots.check_finite()):
       pts = tf.identity(pts)
   values = slots.set([pts[..., i:i + 1] for i in range(d)])
+  return values, signs, batch_dyn
+
+
+def definite_integral(phi, lower, upper, inputs=None, variables=("t",), validate=True):
+  """Integral of the grad network over [lower, upper] from 2^d evaluations of Phi.
+
+  d = 1: Phi(upper, c) - Phi(lower, c). d > 1: inclusion-exclusion over the box corners.
+  All corners are evaluated in one batched call of Phi.
+
+  Args:
+    phi: the integral network.
+    lower: [..., d] (or [...] when d = 1) lower bounds a.
+    upper: [..., d] (or [...] when d = 1) upper bounds b.
+    inputs: the other inputs c, constant along the integral: a dict (Phi takes a dict;
+      integration-variable keys, if present, are ignored), a [..., D] tensor whose
+      variable columns are ignored (Phi takes a tensor), or None (Phi takes only the
+      variables: a dict of them if `variables` are names, a [..., d] tensor if indices).
+    variables: names or column indices of the integration variables. Defaults to ("t",).
+    validate: check bounds and inputs for NaN/inf. Defaults to True.
+
+  Returns:
+    [..., K] integrals, batch dims broadcast from lower, upper and inputs. Phi is evaluated in
+    float32 under a low-precision Keras policy (`fields.full_precision`).
+
+  Raises:
+    ValueError: bounds of the wrong shape or whose batch shapes do not broadcast,
+      variables that are not inputs of Phi. InvalidArgumentError: NaN or inf.
+  """
+  variables = _normalize_variables(variables)
+  d = len(variables)
+  dtype = _integral_dtype(phi, inputs, lower)
+  lower = _bound(_as_float(lower, dtype), d, "lower")
+  upper = _bound(_as_float(upper, dtype), d, "upper")
+  if inputs is None:
+    inputs = ({v: lower[..., i:i + 1] for i, v in enumerate(variables)}
+              if isinstance(variables[0], str) else lower)
+  others = ({k: tf.convert_to_tensor(v) for k, v in inputs.items() if k not in variables}
+            if isinstance(inputs, dict) else {})
+  batch = _batch_shape(lower, upper, inputs, others)
+  deps = []
+  if validate:
+    deps = [_check_finite(lower, "lower", "definite_integral"),
+            _check_finite(upper, "upper", "definite_integral")]
+  with tf.control_dependencies(deps):
+    lower, upper = tf.identity(lower), tf.identity(upper)
+  values, signs, batch_dyn = _corner_inputs(inputs, others, variables, lower, upper, batch,
+                                            dtype, validate)
+  n = signs.shape[0]
   # Flatten [2^d, *batch] to one batch axis: Keras models often fix the input rank.
   flat = tf.nest.map_structure(lambda v: tf.reshape(v, [-1, tf.shape(v)[-1]]), values)
   with fields.full_precision():  # (Phi(b) - Phi(a) cancels badly in bfloat16)

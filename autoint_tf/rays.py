@@ -14,7 +14,8 @@ Notation:
 
 import numpy as np
 import tensorflow as tf
-from tensorflow_graphics.rendering.camera import perspective
+
+from autoint_tf.graphics import perspective
 
 
 def pixel_grid(height, width):

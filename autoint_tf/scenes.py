@@ -18,7 +18,9 @@ import tensorflow as tf
 
 from autoint_tf import io_utils
 from autoint_tf import rays as rays_lib
-from autoint_tf import renderers
+from autoint_tf import rendering
+from autoint_tf.configs import check_choice
+from autoint_tf.configs import knob
 
 
 @dataclasses.dataclass
@@ -111,7 +113,7 @@ def ray_batches(views, batch_size, seed=0, start_step=0, precrop_steps=0, precro
   in_box = views.pixels_in_box()
   if in_box is not None and not len(in_box):
     raise ValueError(f"{views.name!r}: no ray of any view meets the scene box {views.box}; "
-                     "give a --box that contains the object (or --box=auto).")
+                     "give a --config.scene.box that contains the object (or auto).")
   in_box = None if in_box is None else tf.constant(in_box)
 
   def batch(index):
@@ -235,7 +237,7 @@ def reference_render(scene, rays, num_samples=512, background=(0.0, 0.0, 0.0), c
     t = near + (far - near) * (tf.range(num_samples, dtype=tf.float64) + 0.5) / num_samples
     sigma, colour = scene.fields(o[:, None] + t[..., None] * d[:, None])
     delta = (far - near) / num_samples * tf.norm(d, axis=-1, keepdims=True) * tf.ones_like(t)
-    rgb, depth, opacity, _ = renderers.composite(sigma, colour, delta, t,
+    rgb, depth, opacity, _ = rendering.composite(sigma, colour, delta, t,
                                                 tf.constant(background, tf.float64))
     outs.append((rgb.numpy(), depth.numpy(), opacity.numpy()))
   return {k: np.concatenate([o[j] for o in outs]).astype(np.float32)
@@ -546,3 +548,87 @@ def _recentre(poses):
   avg[:3, :4] = np.stack([x, y, z, centre], 1)
   full = np.concatenate([poses, np.tile([[[0, 0, 0, 1.0]]], (len(poses), 1, 1))], 1)
   return (np.linalg.inv(avg) @ full)[:, :3, :4]
+
+
+# ---------------------------------------------------------------------------------------------
+# A scene as configured.
+
+SCENE_FORMATS = ("blobs", "npz", "blender", "llff")
+
+
+@dataclasses.dataclass
+class SceneConfig:
+  """Which views to train and test on, and the region their rays cover."""
+  format: str = knob("blobs", "blobs (the built-in scene), npz (tiny-NeRF style), blender "
+                     "(transforms_*.json) or llff (poses_bounds.npy, NDC rays).")
+  data_path: str = knob("", "File or directory of the scene (npz, blender, llff).")
+  downscale: int = knob(1, "blender: image downscale factor; llff: images_<factor>.")
+  white_background: bool = knob(True, "blender/npz: composite on white (NeRF) or black.")
+  pixel_center: float = knob(0.0, "Where in its pixel each pixel's ray passes: 0 NeRF's "
+                             "convention, 0.5 the pixel's centre (rays.py).")
+  image_size: int = knob(32, "blobs: the side of its rendered views.")
+  near: float = knob(0.0, "Override the scene's near bound (0: the scene's); not for NDC.")
+  far: float = knob(0.0, "Override the scene's far bound (0: the scene's); not for NDC.")
+  box: tuple = knob((), "x0,y0,z0,x1,y1,z1: the scene's bounding box, or auto: that of the "
+                    "training views' visual hull (silhouette_box). Every ray's [near, far] is "
+                    "cut to it, rays that miss it show the background, and training draws "
+                    "only rays that meet it (not for NDC).")
+
+  def __post_init__(self):
+    check_choice("config.scene.format", self.format, SCENE_FORMATS)
+    rays_lib.check_pixel_center(self.pixel_center)
+    if self.format != "blobs" and not self.data_path:
+      raise ValueError(f"--config.scene.format={self.format} reads a scene from disk: give "
+                       "--config.scene.data_path.")
+    if tuple(self.box) not in ((), ("auto",)):
+      check_box(self.box)
+
+
+def check_box(values):
+  """((x0, y0, z0), (x1, y1, z1)) from the six numbers of a box, or a ValueError naming it."""
+  try:
+    numbers = [float(v) for v in values]
+  except (TypeError, ValueError):
+    numbers = []
+  if len(numbers) != 6 or not all(np.isfinite(numbers)) or not all(
+      a < b for a, b in zip(numbers[:3], numbers[3:])):
+    raise ValueError(f"--config.scene.box={','.join(map(str, values))}: give six numbers "
+                     "x0,y0,z0,x1,y1,z1 with x0 < x1, y0 < y1, z0 < z1 (the scene's bounding "
+                     "box in world units), or auto.")
+  return tuple(numbers[:3]), tuple(numbers[3:])
+
+
+def _read_scene(config):
+  if config.format == "blobs":
+    return procedural_views(size=config.image_size, pixel_center=config.pixel_center)
+  if config.format == "npz":
+    return load_npz(config.data_path, white_background=config.white_background)
+  if config.format == "blender":
+    kw = dict(downscale=config.downscale, white_background=config.white_background)
+    return (load_blender(config.data_path, "train", **kw),
+            load_blender(config.data_path, "test", **kw))
+  return load_llff(config.data_path, factor=config.downscale)
+
+
+def load(config):
+  """(train, test) Views of a SceneConfig, with its pixel centre, near/far and box."""
+  train_views, test_views = _read_scene(config)
+  center = rays_lib.check_pixel_center(config.pixel_center)
+  train_views = dataclasses.replace(train_views, pixel_center=center)
+  test_views = dataclasses.replace(test_views, pixel_center=center)
+  if not (config.near or config.far or config.box):
+    return train_views, test_views
+  if train_views.ndc:
+    raise ValueError(f"--config.scene.near/far/box: {train_views.name!r} is a forward-facing "
+                     "scene whose NDC rays always run from 0 to 1; leave near and far at 0 and "
+                     "box empty.")
+  box = (silhouette_box(train_views) if tuple(config.box) == ("auto",) else
+         check_box(config.box) if config.box else None)
+  near = config.near or train_views.near
+  far = config.far or train_views.far
+  if not 0 < near < far:
+    raise ValueError(f"--config.scene.near={config.near:g} --config.scene.far={config.far:g}: "
+                     f"need 0 < near < far (the scene's own bounds are {train_views.near:g} "
+                     f"and {train_views.far:g}).")
+  return (dataclasses.replace(train_views, near=near, far=far, box=box),
+          dataclasses.replace(test_views, near=near, far=far, box=box))

@@ -21,6 +21,8 @@ from autoint_tf import fields
 from autoint_tf import grad_net
 from autoint_tf import plots
 from autoint_tf import training
+from autoint_tf.configs import check_choice
+from autoint_tf.configs import knob
 
 _VARIABLES = ("x", "y", "z")
 
@@ -73,10 +75,10 @@ def expression_integrand(expression, lower, upper):
     fs = np.broadcast_to(eval(expression, {"__builtins__": {}},  # pylint: disable=eval-used
                               dict(_EXPR_NAMESPACE, x=xs)), xs.shape).astype(np.float64)
   except Exception as e:  # pylint: disable=broad-except
-    raise ValueError(f"Could not evaluate --expression={expression!r} as a numpy "
+    raise ValueError(f"Could not evaluate --config.expression={expression!r} as a numpy "
                      f"expression of x (names allowed: x, {sorted(_EXPR_NAMESPACE)}): {e}") from e
   if not np.all(np.isfinite(fs)):
-    raise ValueError(f"--expression={expression!r} is NaN or inf somewhere on "
+    raise ValueError(f"--config.expression={expression!r} is NaN or inf somewhere on "
                      f"[{lower}, {upper}]; choose another domain or expression.")
   return _tabulated(xs, fs)
 
@@ -96,33 +98,35 @@ def samples_integrand(path):
   return _tabulated(data[:, 0], data[:, 1])
 
 
-@dataclasses.dataclass(frozen=True)
-class Config(training.LoopConfig):
-  """A toy run: the integrand, Phi and (inherited) the training loop."""
-  steps: int = 5000                # training steps
-  learning_rate: float = 5e-4      # Adam (amsgrad), as the official code
-  lr_schedule: str = "cosine"      # cosine decay down to final_lr_fraction
-  amsgrad: bool = True
-  clipnorm: float = 1.0            # global gradient-norm clip (guards against loss spikes)
-  checkpoint_every: int = 1000
-  integrand: str = "poly"          # name in INTEGRANDS, or "expression" / "samples"
-  expression: str = ""             # numpy expression of x when integrand == "expression"
-  samples_path: str = ""           # .npy [N, 2] (x, f) rows when integrand == "samples"
-  lower: float = -1.0              # domain [lower, upper] (per axis for d = 2)
-  upper: float = 2.0               # domain upper bound (per axis for d = 2)
-  depth: int = 4                   # hidden layers of Phi
-  width: int = 128                 # hidden units of Phi
-  activation: str = "swish"        # see fields.ACTIVATIONS
-  num_frequencies: int = 4         # normalized PE octaves
-  batch_size: int = 256            # samples a step
-  sample_margin: float = 0.05      # closed-form integrands: also train this fraction of the
-                                   # domain width beyond each edge (edges become interior)
-  num_train_points: int = 0        # 0: fresh uniform samples; n > 0: n fixed points of a
-                                   # 3000-point grid (the paper used 12)
-  mode: str = "auto"               # grad-network mode, see grad_net.MODES
-  num_eval_intervals: int = 1000   # random sub-intervals (boxes) for the error report
+@dataclasses.dataclass
+class Config:
+  """A toy run: the integrand, Phi and its training loop."""
+  loop: training.LoopConfig = knob(training.LoopConfig(steps=5000, learning_rate=5e-4,
+                                                       lr_schedule="cosine", amsgrad=True,
+                                                       clipnorm=1.0, checkpoint_every=1000),
+                                   "The training loop.")
+  integrand: str = knob("poly", "Name in INTEGRANDS, or 'expression' / 'samples'.")
+  expression: str = knob("", "Numpy expression of x when integrand == 'expression'.")
+  samples_path: str = knob("", ".npy [N, 2] (x, f) rows when integrand == 'samples'.")
+  lower: float = knob(-1.0, "Domain [lower, upper] (per axis for d = 2).")
+  upper: float = knob(2.0, "Domain upper bound (per axis for d = 2).")
+  depth: int = knob(4, "Hidden layers of Phi.")
+  width: int = knob(128, "Hidden units of Phi.")
+  activation: str = knob("swish", "See fields.ACTIVATIONS.")
+  num_frequencies: int = knob(4, "Normalized PE octaves.")
+  batch_size: int = knob(256, "Samples a step.")
+  sample_margin: float = knob(0.05, "Closed-form integrands: also train this fraction of the "
+                                    "domain width beyond each edge (edges become interior).")
+  num_train_points: int = knob(0, "0: fresh uniform samples; n > 0: n fixed points of a "
+                                  "3000-point grid (the paper used 12).")
+  mode: str = knob("auto", "Grad-network mode, see grad_net.MODES.")
+  num_eval_intervals: int = knob(1000, "Random sub-intervals (boxes) for the error report.")
 
-
+  def __post_init__(self):
+    check_choice("config.integrand", self.integrand,
+                 sorted(INTEGRANDS) + ["expression", "samples"])
+    check_choice("config.mode", self.mode, grad_net.MODES)
+    fields.check_activation(self.activation)
 
 
 def make_integrand(config):
@@ -190,7 +194,7 @@ class Task(training.Task):
 
   def dataset(self, start_step):
     x_pool, f_pool = tf.constant(self.x_pool), tf.constant(self.f_pool)
-    n, b, seed = len(self.x_pool), self.global_batch_size, self.config.seed
+    n, b, seed = len(self.x_pool), self.global_batch_size, self.config.loop.seed
 
     def batch(index):
       if b >= n:
@@ -279,11 +283,11 @@ def train_and_evaluate(config, workdir, progress=True):
   if not config.lower < config.upper:
     raise ValueError(f"The domain needs lower < upper, got [{config.lower}, {config.upper}].")
   integrand = make_integrand(config)
-  rng = np.random.default_rng(config.seed)
+  rng = np.random.default_rng(config.loop.seed)
   x_pool, f_pool = training_points(config, integrand, rng)
   training.write_run(workdir, "toy", config, {"dims": integrand.dims})
   task = Task(config, integrand, x_pool, f_pool)
-  phi, history = training.fit(task, config, workdir, progress=progress)
+  phi, history = training.fit(task, config.loop, workdir, progress=progress)
   metrics = evaluate(phi, config, integrand, rng)
   metrics.update(final_loss=history["final_loss"], train_seconds=history["train_seconds"],
                  steps=history["last_step"])

@@ -35,6 +35,7 @@ import json
 import math
 import os
 import re
+import shutil
 import tempfile
 import time
 import warnings
@@ -43,40 +44,67 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from autoint_tf import configs
 from autoint_tf import io_utils
+from autoint_tf.configs import check_choice
+from autoint_tf.configs import check_range
+from autoint_tf.configs import knob
 
 STRATEGIES = ("default", "mirrored", "multiworker")
 LR_SCHEDULES = ("constant", "cosine", "exponential")
 APPLICATIONS = ("toy", "ct", "radiance")
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass
 class LoopConfig:
-  """Options of the training loop; every application config extends it."""
-  steps: int = 1000                 # optimizer steps
-  learning_rate: float = 1e-3       # peak Adam learning rate
-  lr_schedule: str = "constant"     # constant, cosine (down to final_lr_fraction) or exponential
-  lr_decay_steps: int = 0           # exponential: lr x lr_decay_rate every lr_decay_steps
-  lr_decay_rate: float = 0.2        # exponential: the factor applied every lr_decay_steps
-  final_lr_fraction: float = 0.05   # cosine: the last step's lr as a fraction of the peak
-  warmup_steps: int = 0             # linear warm-up from 0 over this many steps
-  amsgrad: bool = False             # Adam's amsgrad variant (the official AutoInt code uses it)
-  clipnorm: float = 0.0             # global gradient-norm clip (0: off)
-  log_every: int = 100              # steps between loss logs (progress bar, TensorBoard)
-  eval_every: int = 0               # steps between evaluations (0: at the end only)
-  checkpoint_every: int = 250       # steps between checkpoints
-  budget_minutes: float = 0.0       # stop after this much training time (0: run all steps)
-  deterministic: bool = True        # TF op determinism (process-wide once on): the same seed
-                                    # gives the same weights, and resume equals a straight run
-  strategy: str = "default"         # default, mirrored (GPUs of one host), multiworker (TF_CONFIG)
-  seed: int = 0                     # weights and every batch are functions of (seed, step)
-  steps_per_execution: int = 1      # optimizer steps a call of the traced step runs at most
-                                    # (Keras' steps_per_execution: fewer round trips through
-                                    # Python; the weights are those of 1, logs, checkpoints
-                                    # and evaluations still fall on their steps, the budget is
-                                    # checked after each call). On this CPU 8 gave 1.03x
-                                    # (BENCHMARKS.md); it is meant for accelerators, where
-                                    # every call has a launch cost (not measured here)
+  """Options of the training loop; every application config nests one as `loop`."""
+  steps: int = knob(1000, "Optimizer steps.")
+  learning_rate: float = knob(1e-3, "Peak Adam learning rate.")
+  lr_schedule: str = knob("constant", "constant, cosine (down to final_lr_fraction) or "
+                          "exponential (x lr_decay_rate every lr_decay_steps).")
+  lr_decay_steps: int = knob(0, "Exponential: lr x lr_decay_rate every lr_decay_steps.")
+  lr_decay_rate: float = knob(0.2, "Exponential: the factor applied every lr_decay_steps.")
+  lr_decay_fraction: float = knob(0.0, "With budget_minutes: lr x lr_decay_rate every this "
+                                  "fraction of the steps the budget buys on this machine (a "
+                                  "60-step probe measures the rate first; the fitted "
+                                  "lr_decay_steps goes to config.json and a resumed run keeps "
+                                  "it). 0: off.")
+  final_lr_fraction: float = knob(0.05, "Cosine: the last step's lr as a fraction of the peak.")
+  warmup_steps: int = knob(0, "Linear warm-up from 0 over this many steps.")
+  amsgrad: bool = knob(False, "Adam's amsgrad variant (the official AutoInt code uses it).")
+  clipnorm: float = knob(0.0, "Global gradient-norm clip (0: off).")
+  log_every: int = knob(100, "Steps between loss logs (progress bar, TensorBoard).")
+  eval_every: int = knob(0, "Steps between evaluations (0: at the end only).")
+  checkpoint_every: int = knob(250, "Steps between checkpoints.")
+  budget_minutes: float = knob(0.0, "Stop after this much training time (0: run all steps).")
+  deterministic: bool = knob(True, "TF op determinism (process-wide once on): the same seed "
+                             "gives the same weights, and resume equals a straight run.")
+  strategy: str = knob("default", "default, mirrored (GPUs of one host) or multiworker "
+                       "(TF_CONFIG).")
+  seed: int = knob(0, "Weights and every batch are functions of (seed, step).")
+  steps_per_execution: int = knob(1, "Optimizer steps a call of the traced step runs at most "
+                                  "(Keras' option of that name: fewer round trips through "
+                                  "Python, the same weights as 1; logs, checkpoints and "
+                                  "evaluations still fall on their steps).")
+
+  def __post_init__(self):
+    check_choice("config.loop.lr_schedule", self.lr_schedule, LR_SCHEDULES)
+    check_choice("config.loop.strategy", self.strategy, STRATEGIES)
+    check_range("config.loop.steps", self.steps, 0, what="a number of steps")
+    check_range("config.loop.steps_per_execution", self.steps_per_execution, 1,
+                what="a number of optimizer steps a call of the traced step runs,")
+    check_range("config.loop.lr_decay_fraction", self.lr_decay_fraction, 0.0, 1.0,
+                "a fraction of the steps the budget buys (0: off),")
+    for name in ("log_every", "checkpoint_every"):
+      check_range(f"config.loop.{name}", getattr(self, name), 1, what="a number of steps")
+    if self.lr_decay_fraction and (not self.budget_minutes or self.strategy == "multiworker"):
+      raise ValueError("--config.loop.lr_decay_fraction fits the decay to "
+                       "--config.loop.budget_minutes on this machine: give a budget (not with "
+                       "--config.loop.strategy=multiworker, whose workers each have their own "
+                       "clock), or give --config.loop.lr_decay_steps instead.")
+    if self.lr_decay_fraction and self.lr_schedule != "exponential":
+      raise ValueError("--config.loop.lr_decay_fraction fits an exponential decay, not "
+                       f"--config.loop.lr_schedule={self.lr_schedule}.")
 
 
 class Task:
@@ -158,7 +186,7 @@ def make_strategy(name):
     return tf.distribute.MirroredStrategy()
   if name == "multiworker":
     if "TF_CONFIG" not in os.environ:
-      raise ValueError("--strategy=multiworker needs TF_CONFIG (cluster and task) in the "
+      raise ValueError("--config.loop.strategy=multiworker needs TF_CONFIG (cluster and task) in the "
                        "environment of every worker.")
     return tf.distribute.MultiWorkerMirroredStrategy()
   raise ValueError(f"Unknown strategy {name!r}: choose one of {STRATEGIES}.")
@@ -235,39 +263,129 @@ def restore_checkpoint(checkpoint, manager, log=print, partial=False):
   return None
 
 
+def make_train_steps(task, model, optimizer, step, strategy):
+  """The traced training call: `train_steps(iterator, count)` runs `count` optimizer steps of
+  `task` on `model` under `strategy` (each replica's mean loss scaled to the global batch),
+  adds them to `step` and returns the last step's loss summed over replicas."""
+  variables = model.trainable_variables
+
+  def replica_step(batch):
+    with tf.GradientTape() as tape:
+      per_example, extra = task.loss(model, batch)
+      loss = tf.nn.compute_average_loss(per_example, global_batch_size=task.global_batch_size)
+      if extra is not None:
+        loss += tf.nn.scale_regularization_loss(extra)
+    optimizer.apply_gradients(zip(gradients(tape, loss, variables), variables))
+    return loss
+
+  @tf.function(jit_compile=False)
+  def train_steps(it, count):
+    loss = tf.constant(0.0)
+    for _ in tf.range(count):
+      loss = strategy.reduce(tf.distribute.ReduceOp.SUM,
+                             strategy.run(replica_step, args=(next(it),)), axis=None)
+      step.assign_add(1)
+    return loss
+
+  return train_steps
+
+
+def next_stop(config, s):
+  """The first step after s at which the loop must be back in Python (a log, a checkpoint, an
+  evaluation, the end, or steps_per_execution steps on)."""
+  stop = min(s + config.steps_per_execution, config.steps)
+  for every in (config.log_every, config.checkpoint_every, config.eval_every):
+    if every:
+      stop = min(stop, (s // every + 1) * every)
+  return stop
+
+
+class _Progress:
+  """The loop's logs: history, TensorBoard scalars, the progress bar and the training rate
+  (training time only: evaluations are left out)."""
+
+  def __init__(self, task, config, start, show):
+    from tqdm import tqdm  # pylint: disable=g-import-not-at-top
+    self.task, self.history = task, {"loss": [], "rates": [], "eval": [], "start_step": start}
+    self.bar = tqdm(initial=start, total=config.steps, unit="step", disable=not show,
+                    desc=task.name, mininterval=1.0)
+    self.tick = self.began = time.perf_counter()
+    self.done, self.eval_seconds = 0, 0.0
+
+  def train_minutes(self):
+    return (time.perf_counter() - self.began - self.eval_seconds) / 60
+
+  def steps(self, count):
+    self.bar.update(count)
+    self.done += count * self.task.global_batch_size
+
+  def log(self, s, loss):
+    now = time.perf_counter()
+    rate = self.done / max(now - self.tick, 1e-9)
+    self.tick, self.done = now, 0
+    extra = self.task.log_metrics(loss)
+    self.history["loss"].append((s, loss))
+    self.history["rates"].append((s, rate))
+    examples = self.task.examples
+    tf.summary.scalar("train/loss", loss, step=s)
+    tf.summary.scalar(f"train/{examples}_per_second", rate, step=s)
+    for k, v in extra.items():
+      tf.summary.scalar(f"train/{k}", v, step=s)
+    self.bar.set_postfix(loss=f"{loss:.4g}", **{k: f"{v:.4g}" for k, v in extra.items()},
+                         **{f"{examples}_s": f"{rate:.0f}"})
+
+  def evaluate(self, model, s):
+    evaluating = time.perf_counter()
+    scalars, images = self.task.evaluate(model, s)
+    self.history["eval"].append((s, dict(scalars, train_minutes=self.train_minutes())))
+    for k, v in scalars.items():
+      tf.summary.scalar(f"eval/{k}", v, step=s)
+    for k, v in images.items():
+      tf.summary.image(f"eval/{k}", v, step=s)
+    spent = time.perf_counter() - evaluating
+    self.eval_seconds += spent
+    self.tick += spent
+
+  def close(self, s):
+    self.bar.close()
+    self.history.update(last_step=s, eval_seconds=self.eval_seconds,
+                        train_seconds=self.train_minutes() * 60)
+    return self.history
+
+
+def _check_strategy(task, config, strategy):
+  replicas = strategy.num_replicas_in_sync
+  if config.budget_minutes and getattr(strategy, "cluster_resolver", None) is not None:
+    raise ValueError("--config.loop.budget_minutes is a per-process clock and would stop the "
+                     "workers of a multi-worker run at different steps; give "
+                     "--config.loop.steps instead.")
+  if task.global_batch_size % replicas:
+    raise ValueError(f"The batch of {task.global_batch_size} {task.examples} must be divisible "
+                     f"by the {replicas} replicas.")
+
+
 def fit(task, config, workdir, strategy=None, progress=True):
   """Trains `task.build_model()` for `config.steps` steps; resumes from `workdir/checkpoints`.
 
   Args:
     task: a `Task`.
-    config: a `LoopConfig` (or an application config extending it).
+    config: a `LoopConfig`.
     workdir: the run's directory (checkpoints/, tb/).
     strategy: a tf.distribute strategy (default: `make_strategy(config.strategy)`).
   Returns:
     (model, history): history has loss [(step, loss)], rates [(step, examples a second
     since the previous log)], eval [(step, scalars with train_minutes, the training time of
-    this call so far)], start_step,
-    optimizer_iterations_at_start, final_loss (the last logged loss, kept in the checkpoint),
-    last_step (below config.steps when `budget_minutes` ran out first), train_seconds and
-    eval_seconds (the budget counts training only).
+    this call so far)], start_step, optimizer_iterations_at_start, final_loss (the last logged
+    loss, kept in the checkpoint), last_step (below config.steps when `budget_minutes` ran out
+    first), train_seconds and eval_seconds (the budget counts training only).
   Raises:
     FloatingPointError: the loss became NaN or inf (the last good checkpoint is kept).
   """
-  from tqdm import tqdm  # pylint: disable=g-import-not-at-top
   if config.deterministic:
     tf.config.experimental.enable_op_determinism()
   strategy = strategy or make_strategy(config.strategy)
   keras.utils.set_random_seed(config.seed)
-  replicas = strategy.num_replicas_in_sync
-  if config.budget_minutes and getattr(strategy, "cluster_resolver", None) is not None:
-    raise ValueError("--budget_minutes is a per-process clock and would stop the workers of a "
-                     "multi-worker run at different steps; give --steps instead.")
-  if config.steps_per_execution < 1:
-    raise ValueError(f"--steps_per_execution={config.steps_per_execution}: give at least 1 "
-                     "(optimizer steps a call of the traced step runs).")
-  if task.global_batch_size % replicas:
-    raise ValueError(f"The batch of {task.global_batch_size} {task.examples} must be divisible "
-                     f"by the {replicas} replicas.")
+  _check_strategy(task, config, strategy)
   with strategy.scope():
     model = task.build_model()
     optimizer = keras.optimizers.Adam(learning_rate_schedule(config), amsgrad=config.amsgrad,
@@ -282,56 +400,23 @@ def fit(task, config, workdir, strategy=None, progress=True):
                              last_loss=last_loss)
   manager = tf.train.CheckpointManager(ckpt, ckpt_dir, max_to_keep=3)
   restored = restore_checkpoint(ckpt, manager, say)
-  start = int(step.numpy())
+  s = int(step.numpy())
   if restored:
-    say(f"Resumed from {restored} at step {start}.")
-  history = {"loss": [], "rates": [], "eval": [], "start_step": start,
-             "optimizer_iterations_at_start": int(optimizer.iterations.numpy())}
-  iterator = iter(distribute(strategy, task.dataset(start)))
-  variables = model.trainable_variables
-
-  def replica_step(batch):
-    with tf.GradientTape() as tape:
-      per_example, extra = task.loss(model, batch)
-      loss = tf.nn.compute_average_loss(per_example, global_batch_size=task.global_batch_size)
-      if extra is not None:
-        loss += tf.nn.scale_regularization_loss(extra)
-    optimizer.apply_gradients(zip(gradients(tape, loss, variables), variables))
-    return loss
-
-  @tf.function(jit_compile=False)
-  def train_steps(it, count):
-    """`count` optimizer steps in one call; the last one's loss."""
-    loss = tf.constant(0.0)
-    for _ in tf.range(count):
-      loss = strategy.reduce(tf.distribute.ReduceOp.SUM,
-                             strategy.run(replica_step, args=(next(it),)), axis=None)
-      step.assign_add(1)
-    return loss
-
-  def next_stop(s):
-    """The first step after s at which the loop must be back in Python."""
-    stop = min(s + config.steps_per_execution, config.steps)
-    for every in (config.log_every, config.checkpoint_every, config.eval_every):
-      if every:
-        stop = min(stop, (s // every + 1) * every)
-    return stop
-
+    say(f"Resumed from {restored} at step {s}.")
+  logs = _Progress(task, config, s, progress and chief)
+  logs.history["optimizer_iterations_at_start"] = int(optimizer.iterations.numpy())
+  iterator = iter(distribute(strategy, task.dataset(s)))
+  train_steps = make_train_steps(task, model, optimizer, step, strategy)
   writer = (tf.summary.create_file_writer(os.path.join(workdir, "tb")) if chief
             else tf.summary.create_noop_writer())
-  bar = tqdm(initial=start, total=config.steps, unit="step",
-             disable=not (progress and chief), desc=task.name, mininterval=1.0)
-  tick, done = time.perf_counter(), 0
-  began, s, eval_seconds = tick, start, 0.0
   with writer.as_default():
     while s < config.steps:
-      count = next_stop(s) - s
+      count = next_stop(config, s) - s
       loss = train_steps(iterator, tf.constant(count, tf.int64))
       s += count  # steps done after this call
-      bar.update(count)
-      done += count * task.global_batch_size
-      last = s == config.steps or bool(config.budget_minutes and (
-          time.perf_counter() - began - eval_seconds > 60 * config.budget_minutes))
+      logs.steps(count)
+      last = s == config.steps or bool(
+          config.budget_minutes and logs.train_minutes() > config.budget_minutes)
       log = s % config.log_every == 0 or last
       save = s % config.checkpoint_every == 0 or last
       if log or save:  # (no checkpoint is written without this check)
@@ -339,44 +424,58 @@ def fit(task, config, workdir, strategy=None, progress=True):
         if not math.isfinite(loss):
           raise FloatingPointError(
               f"The loss became {loss} at step {s}; training stopped. The last good checkpoint "
-              f"({manager.latest_checkpoint}) is kept: lower --learning_rate and rerun to "
-              "resume from it.")
+              f"({manager.latest_checkpoint}) is kept: lower --config.loop.learning_rate and "
+              "rerun to resume from it.")
         last_loss.assign(loss)
       if log:
-        now = time.perf_counter()
-        rate = done / max(now - tick, 1e-9)
-        tick, done = now, 0
-        extra = task.log_metrics(loss)
-        history["loss"].append((s, loss))
-        history["rates"].append((s, rate))
-        tf.summary.scalar("train/loss", loss, step=s)
-        tf.summary.scalar(f"train/{task.examples}_per_second", rate, step=s)
-        for k, v in extra.items():
-          tf.summary.scalar(f"train/{k}", v, step=s)
-        bar.set_postfix(loss=f"{loss:.4g}", **{k: f"{v:.4g}" for k, v in extra.items()},
-                        **{f"{task.examples}_s": f"{rate:.0f}"})
+        logs.log(s, loss)
       if save:
         manager.save(checkpoint_number=s)
       if chief and ((config.eval_every and s % config.eval_every == 0) or last):
-        evaluating = time.perf_counter()
-        scalars, images = task.evaluate(model, s)
-        minutes = (evaluating - began - eval_seconds) / 60
-        history["eval"].append((s, dict(scalars, train_minutes=minutes)))
-        for k, v in scalars.items():
-          tf.summary.scalar(f"eval/{k}", v, step=s)
-        for k, v in images.items():
-          tf.summary.image(f"eval/{k}", v, step=s)
-        eval_seconds += time.perf_counter() - evaluating
-        tick += time.perf_counter() - evaluating  # (rates count training time only)
+        logs.evaluate(model, s)
       if last:
         break
-  bar.close()
   writer.flush()
-  history.update(last_step=s, eval_seconds=eval_seconds,
-                 train_seconds=time.perf_counter() - began - eval_seconds)
+  history = logs.close(s)
   final = float(last_loss.numpy())
   history["final_loss"] = None if math.isnan(final) else final
   return model, history
+
+
+def steps_per_minute(make_task, config, workdir, probe_steps=60):
+  """Training steps a minute of the task `make_task(loop)` on this machine under `config` (a
+  LoopConfig): the engine's logged rates over a `probe_steps` run in workdir/calibration
+  (deleted after; the first rate, which includes tracing, is left out)."""
+  scratch = os.path.join(workdir, "calibration")
+  shutil.rmtree(scratch, ignore_errors=True)
+  probe = dataclasses.replace(config, steps=probe_steps, budget_minutes=0, lr_decay_fraction=0,
+                              log_every=max(probe_steps // 4, 1), eval_every=0,
+                              checkpoint_every=10**9)
+  task = make_task(probe)
+  _, history = fit(task, probe, scratch, progress=False)
+  shutil.rmtree(scratch, ignore_errors=True)
+  rate = np.median([r for _, r in history["rates"][1:]])
+  return 60 * rate / task.global_batch_size
+
+
+def fit_schedule(make_task, config, workdir, log=print, probe_steps=60):
+  """`config` (a LoopConfig) with lr_decay_steps = lr_decay_fraction x the steps its budget
+  buys here, measured by `steps_per_minute` (as given when lr_decay_fraction is 0). A run
+  resumed in `workdir` keeps its first fit."""
+  fraction = config.lr_decay_fraction
+  if not fraction:
+    return config
+  if tf.train.latest_checkpoint(os.path.join(workdir, "checkpoints")):
+    _, saved, _ = read_run(workdir)
+    if (saved.loop.lr_decay_fraction, saved.loop.budget_minutes) == (
+        fraction, config.budget_minutes):
+      return dataclasses.replace(config, lr_decay_steps=saved.loop.lr_decay_steps)
+  rate = steps_per_minute(make_task, config, workdir, probe_steps)
+  expected = max(int(rate * config.budget_minutes), 1)
+  config = dataclasses.replace(config, lr_decay_steps=max(int(fraction * expected), 1))
+  log(f"{rate:.0f} steps a minute measured, ~{expected} steps in {config.budget_minutes:g} "
+      f"minutes: lr x {config.lr_decay_rate:g} every {config.lr_decay_steps} steps")
+  return config
 
 
 # ---------------------------------------------------------------------------------------------
@@ -397,7 +496,7 @@ def write_run(workdir, application, config, context):
   if application not in APPLICATIONS:
     raise ValueError(f"Unknown application {application!r}: one of {APPLICATIONS}.")
   io_utils.write_json(os.path.join(workdir, "config.json"),
-                      {"application": application, "config": dataclasses.asdict(config),
+                      {"application": application, "config": configs.to_dict(config),
                        "context": context})
 
 
@@ -418,11 +517,9 @@ def read_run(workdir):
     if application not in APPLICATIONS:
       raise KeyError(f"application {application!r} is not one of {APPLICATIONS}")
     module = importlib.import_module(f"autoint_tf.{application}")
-    known = {f.name for f in dataclasses.fields(module.Config)}
-    values = {k: tuple(v) if isinstance(v, list) else v for k, v in saved["config"].items()
-              if k in known}
-    return application, module.Config(**values), saved.get("context", {})
-  except (json.JSONDecodeError, KeyError, TypeError, ModuleNotFoundError) as e:
+    return application, configs.from_dict(module.Config, saved["config"]), saved.get("context",
+                                                                                      {})
+  except (json.JSONDecodeError, KeyError, TypeError, ValueError, ModuleNotFoundError) as e:
     raise ValueError(f"Malformed {path!r} ({e!r}): it needs 'application' (one of "
                      f"{APPLICATIONS}), 'config' and 'context'.") from None
 

@@ -25,11 +25,12 @@ FLAGS = flags.FLAGS
 SHORT, LONG = 20, 120
 JOB = """
 import json, sys, tempfile
-from autoint_tf import radiance, scenes
+from autoint_tf import configs, radiance, scenes
 det, steps = sys.argv[1] == "1", int(sys.argv[2])
 train, test = scenes.procedural_views(num_train=8, num_test=1, size=16)
-config = radiance.Config(image_size=16, steps=steps, deterministic=det, eval_every=0,
-                         log_every=10**6, checkpoint_every=10**6, batch_size=1024)
+config = configs.replace(radiance.Config(), {
+    "scene.image_size": 16, "loop.steps": steps, "loop.deterministic": det, "loop.eval_every": 0,
+    "loop.log_every": 10**6, "loop.checkpoint_every": 10**6, "batch.size": 1024})
 model, history = radiance.train(config, train, test, tempfile.mkdtemp(), progress=False)
 print(json.dumps({"seconds": history["train_seconds"]}))
 """

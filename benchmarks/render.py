@@ -16,17 +16,18 @@ recipe ends at the same point of its decay). Then, in one process:
   4. small images: test views side by side, a turntable (or, for LLFF, a spiral) of AutoInt.
 
   python -m benchmarks.render --budget_minutes=45        # lego 100x100 (~2 h in all)
-  python -m benchmarks.render --scene=llff --data_path=../shared/data/nerf_llff_fern \
-      --downscale=8 --white_background=false --budget_minutes=30 --name=render_fern
+  python -m benchmarks.render --config.scene.format=llff \
+      --config.scene.data_path=../shared/data/nerf_llff_fern --config.scene.downscale=8 \
+      --config.scene.white_background=false --budget_minutes=30 --name=render_fern
   python -m benchmarks.render --budget_minutes=0.3 --test_views=2 --nowrite   # smoke run
   python -m benchmarks.render --autoint_run=runs/a --quadrature_run=runs/q   # finished runs
 
 With --autoint_run and --quadrature_run it trains nothing: it scores two finished runs of one
 scene (e.g. train.radiance runs with different flags, each trained alone for its budget) the
 same way, and --equal_steps_run names AutoInt's run stopped near the baseline's steps.
-Its own options cover the scene and the losses of both models; a variant of one model beyond
-them (its size, its sampling network: the lego preset and its overrides) is trained with
-train.radiance and scored this way.
+Both models are built from one `--config`, train.radiance's (the renderer and the budget's
+schedule are set here); a variant of one model alone (the lego preset's sampling network, say)
+is trained with train.radiance and scored this way.
 """
 
 import dataclasses
@@ -40,90 +41,73 @@ from absl import flags
 import numpy as np
 import tensorflow as tf
 
-from autoint_tf import config_flags
+from autoint_tf import configs
 from autoint_tf import plots
 from autoint_tf import radiance
 from autoint_tf import rays as rays_lib
-from autoint_tf import renderers
 from autoint_tf import training
+from autoint_tf.cli import define_config
 from benchmarks import report
 from benchmarks import timing
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-@dataclasses.dataclass(frozen=True)
-class Options:
-  """The benchmark's options (one flag each, help from the comments)."""
-  scene: str = "npz"                  # scene format: npz, blender or llff
-  data_path: str = os.path.join(ROOT, "..", "shared", "data", "lego_100px.npz")  # the scene
-  downscale: int = 1                  # blender: downscale; llff: images_<factor>
-  white_background: bool = True       # composite on white (NeRF's Blender convention)
-  budget_minutes: float = 45.0        # training minutes of each model
-  batch_size: int = radiance.Config.batch_size  # rays a step
-  num_frequencies: int = 0            # PE octaves of the point (0: the tiny preset's)
-  samples_per_section: int = 0        # AutoInt's grad-network samples a section (0: preset's)
-  section_means: str = "sampled"      # AutoInt's training section means: sampled (the paper)
-                                      # or exact (radiance.Config.section_means)
-  post_jitter: float = 0.0            # exact: posts moved at random (radiance.Config.post_jitter)
-  exact_scales: int = 1               # exact: renders at K, 2K, ... in the loss
-                                      # (radiance.Config.exact_scales)
-  precrop_steps: int = 0              # both models' first steps on the views' central half
-                                      # (radiance.Config.precrop_steps; NeRF's lego: 500)
-  box: tuple = ()                     # scene box of both models (radiance.Config.box; auto:
-                                      # the training views' visual hull)
-  random_background: bool = False     # both models' training rays on random background colours
-                                      # (radiance.Config.random_background; needs alpha)
-  pixel_center: float = 0.0           # where in its pixel each ray passes (0.5: the centre;
-                                      # radiance.Config.pixel_center)
-  color_orientation: str = "ray"      # what both models' colour sees besides the point: ray or
-                                      # direction (radiance.Config.color_orientation)
-  decay_fraction: float = 0.64        # lr x 0.2 every decay_fraction x budget steps
-  calibration_steps: int = 60         # steps of the rate-measuring run
-  curve_points: int = 10              # evaluations along each training run
-  test_views: int = 0                 # test views to score (0: all)
-  timing_views: int = 2               # test views rendered in each timing round
-  rounds: int = 3                     # timed rendering rounds (median)
-  video_frames: int = 24              # frames of the turntable / spiral (0: none)
-  workdir: str = os.path.join(ROOT, "runs", "bench_render")  # the runs' workdirs
-  name: str = "render_table"          # results name and BENCHMARKS.md section
-  autoint_run: str = ""               # with quadrature_run: score these finished runs
-  quadrature_run: str = ""            # (train.radiance workdirs) instead of training
-  equal_steps_run: str = ""           # with them: AutoInt's run stopped at about the
-                                      # baseline's steps (the same flags, fewer --steps)
-  equal_steps_within: float = 0.1     # how far from the baseline's steps, as a fraction of
-                                      # them, the equal-steps checkpoint may be
-  write: bool = True                  # write results, images and the BENCHMARKS.md section
-
-
-config_flags.define(Options, enums={"scene": ("npz", "blender", "llff"),
-                                    "section_means": radiance.SECTION_MEANS,
-                                    "color_orientation": renderers.COLOR_ORIENTATIONS})
+flags.DEFINE_float("budget_minutes", 45.0, "Training minutes of each model.")
+flags.DEFINE_string("name", "render_table", "Results name and section of docs/benchmarks_log.md.")
+flags.DEFINE_float("decay_fraction", 0.64, "lr x 0.2 every decay_fraction x budget steps.")
+flags.DEFINE_string("workdir", os.path.join(ROOT, "runs", "bench_render"), "The runs' workdirs.")
+flags.DEFINE_integer("calibration_steps", 60, "Steps of the rate-measuring run.")
+flags.DEFINE_string("autoint_run", "", "With quadrature_run: score these finished runs "
+                    "(train.radiance workdirs) instead of training.")
+flags.DEFINE_integer("curve_points", 10, "Evaluations along each training run.")
+flags.DEFINE_string("quadrature_run", "", "See autoint_run.")
+flags.DEFINE_integer("test_views", 0, "Test views to score (0: all).")
+flags.DEFINE_string("equal_steps_run", "", "With them: AutoInt's run stopped at about the "
+                    "baseline's steps (the same config, fewer steps).")
+flags.DEFINE_integer("timing_views", 2, "Test views rendered in each timing round.")
+flags.DEFINE_float("equal_steps_within", 0.1, "How far from the baseline's steps, as a "
+                   "fraction of them, the equal-steps checkpoint may be.")
+flags.DEFINE_integer("rounds", 3, "Timed rendering rounds (median).")
+flags.DEFINE_integer("video_frames", 24, "Frames of the turntable / spiral (0: none).")
+flags.DEFINE_bool("write", True, "Write results, images and the BENCHMARKS.md section.")
+# Both models' config (the scene and the losses; the renderer and the budget are set here):
+# the same --config as train.radiance, by default the tiny model on lego 100x100.
+CONFIG = define_config(radiance.preset(configs.replace(radiance.Config(), {
+    "scene.format": "npz",
+    "scene.data_path": os.path.join(ROOT, "..", "shared", "data", "lego_100px.npz")})),
+                       radiance.preset)
 FLAGS = flags.FLAGS
 SECTIONS = (4, 8, 16, 32)
+RESULT_FLAGS = ("budget_minutes", "decay_fraction", "calibration_steps", "curve_points",
+                "test_views", "name", "autoint_run", "quadrature_run", "equal_steps_run",
+                "equal_steps_within")
 
 
 def train_for_budget(config, train_views, test_views, workdir, stop_at=None):
   """Trains `config` for FLAGS.budget_minutes; with stop_at, first exactly stop_at steps
   (returned as the second value) and then resumes for the rest of the budget."""
-  config = dataclasses.replace(config, budget_minutes=FLAGS.budget_minutes)
+  config = configs.replace(config, {"loop.budget_minutes": FLAGS.budget_minutes,
+                                    "loop.lr_decay_fraction": 0.0})
   rate, expected = radiance.budget_steps(config, train_views, test_views, workdir,
                                          FLAGS.calibration_steps)
-  config = dataclasses.replace(
-      config, steps=4 * expected, lr_decay_steps=max(int(FLAGS.decay_fraction * expected), 1),
-      eval_every=max(expected // FLAGS.curve_points, 1), checkpoint_every=500)
+  config = configs.replace(config, {
+      "loop.steps": 4 * expected,
+      "loop.lr_decay_steps": max(int(FLAGS.decay_fraction * expected), 1),
+      "loop.eval_every": max(expected // FLAGS.curve_points, 1), "loop.checkpoint_every": 500})
   print(f"{config.renderer}: {rate:.0f} steps/min measured, ~{expected} steps in the budget; "
-        f"lr x 0.2 every {config.lr_decay_steps} steps")
+        f"lr x 0.2 every {config.loop.lr_decay_steps} steps")
   run = os.path.join(workdir, config.renderer)
   shutil.rmtree(run, ignore_errors=True)
   early, minutes, curve = None, 0.0, []
   if stop_at:
-    model, history = radiance.train(dataclasses.replace(config, steps=stop_at, budget_minutes=0),
+    model, history = radiance.train(configs.replace(config, {"loop.steps": stop_at,
+                                                             "loop.budget_minutes": 0}),
                                     train_views, test_views, run)
-    early = radiance.evaluate(model, test_views, config.renderer, (8,))[0][0]
+    early = radiance.evaluate(model, test_views, (8,))[0][0]
     minutes = history["train_seconds"] / 60
     curve = [(s, e["train_minutes"], e["psnr"]) for s, e in history["eval"]]
-    config = dataclasses.replace(config, budget_minutes=FLAGS.budget_minutes - minutes)
+    config = configs.replace(config, {"loop.budget_minutes": FLAGS.budget_minutes - minutes})
   model, history = radiance.train(config, train_views, test_views, run)
   curve += [(s, minutes + e["train_minutes"], e["psnr"]) for s, e in history["eval"]]
   return model, early, {"steps": history["last_step"], "curve": curve, "config": config,
@@ -187,8 +171,8 @@ def _finished(run):
         if value.tag == "eval/psnr":
           evals[event.step] = float(tf.make_ndarray(value.tensor))
   # (A run that ended on its --steps, or had no budget, trained for unknown minutes.)
-  budgeted = run.config.budget_minutes and step < run.config.steps
-  minutes = run.config.budget_minutes if budgeted else float("nan")
+  budgeted = run.config.loop.budget_minutes and step < run.config.loop.steps
+  minutes = run.config.loop.budget_minutes if budgeted else float("nan")
   curve = [(s, minutes * s / step, p) for s, p in sorted(evals.items()) if s <= step]
   return {"steps": step, "curve": curve, "config": run.config, "train_minutes": minutes}
 
@@ -214,9 +198,7 @@ def video(model, views, all_poses, path):
 
 def main(argv):
   del argv
-  # Both models' config: every flag named after a radiance.Config field (the budget is set
-  # by train_for_budget).
-  base = config_flags.config(radiance.Config)
+  base = configs.validated(CONFIG.value)  # both models' (the budget: train_for_budget)
   if FLAGS.autoint_run or FLAGS.quadrature_run:
     auto, equal_steps, auto_run, quad, quad_run, train_views, test_views = finished_runs()
   else:
@@ -225,25 +207,24 @@ def main(argv):
       test_views = test_views.subset(slice(0, FLAGS.test_views))
     print(f"{train_views.name}: {len(train_views)} training, {len(test_views)} test views of "
           f"{test_views.height}x{test_views.width}; {FLAGS.budget_minutes} training minutes each")
-    quad, _, quad_run = train_for_budget(dataclasses.replace(base, renderer="quadrature"),
+    quad, _, quad_run = train_for_budget(configs.replace(base, {"renderer": "quadrature"}),
                                          train_views, test_views, FLAGS.workdir)
     step, last = quad_run["evals"][-1]
     if last["max_opacity"] < radiance.DEAD_OPACITY:  # stop before AutoInt's budget is spent
       raise SystemExit(radiance.dead_densities_message(quad_run["config"], step,
                                                        last["max_opacity"]))
     auto, equal_steps, auto_run = train_for_budget(
-        dataclasses.replace(base, renderer="autoint"), train_views, test_views, FLAGS.workdir,
+        configs.replace(base, {"renderer": "autoint"}), train_views, test_views, FLAGS.workdir,
         stop_at=quad_run["steps"])
-  rows, renders = radiance.evaluate(auto, test_views, "autoint", SECTIONS)
-  quad_rows, quad_renders = radiance.evaluate(quad, test_views, "quadrature")
+  rows, renders = radiance.evaluate(auto, test_views, SECTIONS)
+  quad_rows, quad_renders = radiance.evaluate(quad, test_views)
   fit = radiance.fit_views(train_views)
-  fit_rows = (radiance.evaluate(auto, fit, "autoint", SECTIONS)[0] +
-              radiance.evaluate(quad, fit, "quadrature")[0])
+  fit_rows = radiance.evaluate(auto, fit, SECTIONS)[0] + radiance.evaluate(quad, fit)[0]
   timed = test_views.subset(slice(0, FLAGS.timing_views))
   models = {("autoint", n): auto for n in SECTIONS}
   models[("quadrature", None)] = quad
   times = timing.interleaved(
-      {(r, n): (lambda m=m, r=r, n=n: radiance.render_views(m, timed, r, n or 8))
+      {(r, n): (lambda m=m, n=n: radiance.render_views(m, timed, n or 8))
        for (r, n), m in models.items()}, FLAGS.rounds, warmup=0)
   rays = len(timed) * timed.height * timed.width
   quad_rate, quad_psnr = rays / times[("quadrature", None)], quad_rows[0]["psnr"]
@@ -272,24 +253,18 @@ def main(argv):
           os.path.join(results, f"{FLAGS.name}_path.gif"))
   payload = {"rows": rows + quad_rows, "equal_steps": equal_steps,
              "curves": {r: runs[r]["curve"] for r in runs},
-             "configs": {r: dataclasses.asdict(runs[r]["config"]) for r in runs},
+             "configs": {r: configs.to_dict(runs[r]["config"]) for r in runs},
              "budget_minutes": FLAGS.budget_minutes}
   report.publish(FLAGS.name, f"Volume rendering at an equal training budget ({train_views.name})",
                  text, json.loads(json.dumps(payload, default=str)))
 
 
-_NOT_IN_RESULTS = ("timing_views", "rounds", "video_frames", "workdir", "write")
-
-
 def _command_flags():
   """The flags of this run that change the result, as typed on a command line."""
-  parts = []
-  for k in (f.name for f in dataclasses.fields(Options) if f.name not in _NOT_IN_RESULTS):
-    value, default = (",".join(v) if isinstance(v, list) else v
-                      for v in (FLAGS[k].value, FLAGS[k].default))
-    if value != default:
-      parts.append(f"--{k}" if value is True else f"--no{k}" if value is False else
-                   f"--{k}={value}")
+  parts = [f"--{k}={FLAGS[k].value}" for k in RESULT_FLAGS if FLAGS[k].value != FLAGS[k].default]
+  default = configs.flat(CONFIG.default)
+  parts += [f"--config.{k}={v}" for k, v in configs.flat(configs.validated(CONFIG.value)).items()
+            if v != default[k]]
   return " ".join(parts)
 
 

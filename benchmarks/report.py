@@ -1,5 +1,6 @@
 """How every benchmark publishes: a Markdown table, its rows as JSON in benchmarks/results/,
-and the table in its section of BENCHMARKS.md (replaced in place on a rerun)."""
+and the table in its section of the dated log docs/benchmarks_log.md (replaced in place on a
+rerun). BENCHMARKS.md holds the current results, each row citing the log's command and date."""
 
 import os
 
@@ -15,7 +16,7 @@ def table(header, rows):
 
 
 def publish(name, title, text, payload=None):
-  """Writes benchmarks/results/NAME.json (payload) and the BENCHMARKS.md section NAME."""
+  """Writes benchmarks/results/NAME.json (payload) and the log's section NAME."""
   if payload is not None:
     io_utils.write_json(os.path.join(ROOT, "benchmarks", "results", f"{name}.json"), payload)
-  io_utils.replace_section(os.path.join(ROOT, "BENCHMARKS.md"), name, title, text)
+  io_utils.replace_section(os.path.join(ROOT, "docs", "benchmarks_log.md"), name, title, text)

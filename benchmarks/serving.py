@@ -18,13 +18,14 @@ from absl import flags
 import numpy as np
 import tensorflow as tf
 
+from autoint_tf import configs
 from autoint_tf import radiance
 from autoint_tf import scenes
 from benchmarks import report
 from benchmarks import timing
-from serving import client
-from serving import export
-from serving import session
+from autoint_tf.serving import client
+from autoint_tf.serving import export
+from autoint_tf.serving import session
 
 flags.DEFINE_list("batches", ["1", "1024", "16384"], "Rays a request.")
 flags.DEFINE_float("seconds", 4.0, "Time budget per (path, batch) case.")
@@ -37,8 +38,9 @@ FLAGS = flags.FLAGS
 def main(argv):
   del argv
   tmp = tempfile.mkdtemp()
-  config = radiance.Config(image_size=8, batch_size=64, steps=2, eval_every=1000,
-                           checkpoint_every=1000)
+  config = configs.replace(radiance.Config(), {
+      "scene.image_size": 8, "batch.size": 64, "loop.steps": 2, "loop.eval_every": 1000,
+      "loop.checkpoint_every": 1000})
   train, test = scenes.procedural_views(num_train=3, num_test=1, size=8)
   model, _ = radiance.train(config, train, test, os.path.join(tmp, "run"), progress=False)
   path = export.export(os.path.join(tmp, "run"), os.path.join(tmp, "exports"), "autoint",

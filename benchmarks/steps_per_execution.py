@@ -6,7 +6,6 @@ their difference in steps (tracing and the final evaluation cancel), median over
   python -m benchmarks.steps_per_execution [--rounds=3] [--batch_size=256]
 """
 
-import dataclasses
 import os
 import tempfile
 
@@ -14,6 +13,7 @@ from absl import app
 from absl import flags
 import numpy as np
 
+from autoint_tf import configs
 from autoint_tf import radiance
 from benchmarks import report
 from benchmarks import timing
@@ -30,11 +30,11 @@ SHORT, LONG = 100, 1000
 
 def recipe(batch_size, steps_per_execution, steps):
   """The lego preset (model and loss; no budget) for `steps` steps."""
-  return dataclasses.replace(
-      radiance.PRESETS["lego"], data_path=FLAGS.data_path, budget_minutes=0.0,
-      lr_decay_fraction=0.0, batch_size=batch_size, steps=steps,
-      steps_per_execution=steps_per_execution, eval_every=0, log_every=1000,
-      checkpoint_every=2000)
+  return configs.replace(radiance.preset("lego"), {
+      "scene.data_path": FLAGS.data_path, "loop.budget_minutes": 0.0,
+      "loop.lr_decay_fraction": 0.0, "batch.size": batch_size, "loop.steps": steps,
+      "loop.steps_per_execution": steps_per_execution, "loop.eval_every": 0,
+      "loop.log_every": 1000, "loop.checkpoint_every": 2000})
 
 
 def main(argv):

@@ -32,8 +32,8 @@ from tensorflow_serving.apis import get_model_metadata_pb2
 from tensorflow_serving.apis import predict_pb2
 from tensorflow_serving.apis import prediction_service_pb2_grpc
 
-from serving.session import RequestError
-from serving.session import SessionModel
+from autoint_tf.serving.session import RequestError
+from autoint_tf.serving.session import SessionModel
 
 
 BODY_TIMEOUT = 5.0         # seconds a REST request may take to send its body

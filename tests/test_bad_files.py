@@ -17,6 +17,7 @@ from PIL import Image
 import pytest
 import scipy.io
 
+from conftest import app_config
 from autoint_tf import ct_data
 from autoint_tf import scenes
 from autoint_tf import toy
@@ -155,7 +156,7 @@ def workdir(root, config=None, raw=None):
 
 def trained_toy(root):
   """A toy run of 2 steps whose every checkpoint is then damaged."""
-  config = toy.Config(steps=2, checkpoint_every=1, log_every=1, eval_every=0)
+  config = app_config(toy.Config, steps=2, checkpoint_every=1, log_every=1, eval_every=0)
   toy.train_and_evaluate(config, root, progress=False)
   ckpts = os.path.join(root, "checkpoints")
   for name in os.listdir(ckpts):

@@ -17,8 +17,8 @@ from tensorflow_serving.apis import prediction_service_pb2_grpc
 
 from conftest import in_process
 from conftest import served_inputs
-from serving import client
-from serving import session
+from autoint_tf.serving import client
+from autoint_tf.serving import session
 
 _SESSIONS = {}
 

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from conftest import app_config
 from autoint_tf import ct
 from autoint_tf import fields
 from autoint_tf import grad_net
@@ -53,7 +54,7 @@ def test_interpolation_baseline_is_exact_on_kept_angles_and_wraps_at_pi():
 
 
 def test_short_training_fits_the_kept_angles(tmp_path):
-  config = ct.Config(num_angles=16, num_detectors=16, subsample=4, steps=300, width=64,
+  config = app_config(ct.Config, num_angles=16, num_detectors=16, subsample=4, steps=300, width=64,
                        samples_per_line=8)
   report, out = ct.train_and_evaluate(config, progress=False)
   assert out["prediction"].shape == (16, 16)
@@ -63,8 +64,8 @@ def test_short_training_fits_the_kept_angles(tmp_path):
 
 def test_cli_writes_sinograms_metrics_and_figure(tmp_path):
   subprocess.run([sys.executable, "-m", "train.tomography", f"--workdir={tmp_path}",
-                  "--steps=5", "--num_angles=16", "--num_detectors=16", "--width=16",
-                  "--parameterization=point"],
+                  "--config.loop.steps=5", "--config.num_angles=16", "--config.num_detectors=16",
+                  "--config.width=16", "--config.parameterization=point"],
                  cwd=ROOT, capture_output=True, text=True, timeout=300, check=True)
   written = json.loads((tmp_path / "metrics.json").read_text())
   assert set(written) >= {"psnr_heldout_autoint", "psnr_heldout_interpolation"}
@@ -93,12 +94,12 @@ def test_point_image_reads_the_grad_network_at_pixel_centres():
     (0, "ray", {}), (8, "point", {"tv_weight": 1e-3, "nonnegative_weight": 1.0,
                                   "prior_weight": 1.0, "prior_iterations": 20})])
 def test_resume_after_a_crash_continues_exactly(tmp_path, batch_lines, parameterization, priors):
-  config = ct.Config(num_angles=8, num_detectors=8, subsample=2, width=16, depth=2,
+  config = app_config(ct.Config, num_angles=8, num_detectors=8, subsample=2, width=16, depth=2,
                      samples_per_line=4, steps=12, checkpoint_every=6, batch_lines=batch_lines,
                      parameterization=parameterization, **priors)
   straight, _ = ct.train_and_evaluate(config, workdir=str(tmp_path / "a"), progress=False)
   # "Crash" after the checkpoint at step 6, then rerun the full job on the same workdir.
-  ct.train_and_evaluate(dataclasses.replace(config, steps=6), workdir=str(tmp_path / "b"),
+  ct.train_and_evaluate(app_config(config, steps=6), workdir=str(tmp_path / "b"),
                         progress=False)
   resumed, out = ct.train_and_evaluate(config, workdir=str(tmp_path / "b"), progress=False)
   _, ref = ct.train_and_evaluate(config, workdir=str(tmp_path / "a"), progress=False)
@@ -109,7 +110,7 @@ def test_resume_after_a_crash_continues_exactly(tmp_path, batch_lines, parameter
 
 
 def test_minibatches_of_lines_are_drawn_by_seed_and_step():
-  config = ct.Config(num_angles=8, num_detectors=8, subsample=2, batch_lines=8)
+  config = app_config(ct.Config, num_angles=8, num_detectors=8, subsample=2, batch_lines=8)
   task = ct.Task(config, ct.scan_for(config), *ct.split_views(config, 8))
   first = [b["line"].numpy() for b in task.dataset(0).take(3)]
   again = [b["line"].numpy() for b in task.dataset(1).take(2)]
@@ -120,7 +121,7 @@ def test_minibatches_of_lines_are_drawn_by_seed_and_step():
 
 
 def test_fan_beam_point_model_trains_and_gives_an_image():
-  config = ct.Config(geometry="fan", num_angles=16, num_detectors=24, subsample=2, width=64,
+  config = app_config(ct.Config, geometry="fan", num_angles=16, num_detectors=24, subsample=2, width=64,
                        parameterization="point", steps=300, samples_per_line=8)
   report, out = ct.train_and_evaluate(config, progress=False)
   assert out["point_image"].shape == (24, 24)
@@ -142,7 +143,7 @@ def test_point_image_is_in_the_scans_units_at_any_radius(radius):
   scan = ct.ct_data.phantom_scan("shepp_logan", geometry)
   exact = lambda inputs: tf.constant(tomography.attenuation(
       tomography.SHEPP_LOGAN, radius * np.asarray(inputs["origin"], np.float64))[:, None])
-  config = ct.Config(parameterization="point", depth=1, width=8)
+  config = app_config(ct.Config, parameterization="point", depth=1, width=8)
   kept, held = ct.split_views(config, 16)
   report, out = ct.evaluate(config, scan, ct.make_model(config), exact, kept, held)
   inside = out["image"] != 0
@@ -202,12 +203,12 @@ def test_image_prior_loss_is_the_mean_squared_distance_to_the_prior():
 def test_image_prior_puts_one_image_behind_all_views():
   # 4 of 16 views: the image prior (the TV reconstruction of the kept views) must make the
   # point model better on held-out views and as an image than the same run without it.
-  base = ct.Config(num_angles=16, num_detectors=32, subsample=4, parameterization="point",
+  base = app_config(ct.Config, num_angles=16, num_detectors=32, subsample=4, parameterization="point",
                    activation="sine", width=64, steps=150, samples_per_line=8,
                    consistency_points=2048, prior_iterations=300)
   scan = ct.scan_for(base)
   plain, _ = ct.train_and_evaluate(base, scan, progress=False)
-  prior, _ = ct.train_and_evaluate(dataclasses.replace(base, prior_weight=1.0,
+  prior, _ = ct.train_and_evaluate(app_config(base, prior_weight=1.0,
                                                        consistency_weight=0.0),
                                    scan, progress=False)
   # Measured: image 18.9 dB against 16.5 without the prior, held-out views 25.9 against 22.2.
@@ -218,13 +219,15 @@ def test_image_prior_puts_one_image_behind_all_views():
 
 
 @pytest.mark.parametrize("settings,message", [
-    ({"prior_weight": 1.0}, "--prior_weight act on the point model"),
-    ({"tv_weight": 1e-3, "nonnegative_weight": 1.0}, "--tv_weight, --nonnegative_weight act"),
-    ({"parameterization": "point", "prior_weight": -1.0}, "--prior_weight=-1.0 must be >= 0"),
+    ({"prior_weight": 1.0}, "--config.prior_weight act on the point model"),
+    ({"tv_weight": 1e-3, "nonnegative_weight": 1.0},
+     "--config.tv_weight, --config.nonnegative_weight act"),
+    ({"parameterization": "point", "prior_weight": -1.0},
+     "--config.prior_weight=-1.0 must be >= 0"),
     ({"parameterization": "point", "prior_weight": 1.0, "prior_iterations": 0},
-     "--prior_iterations=0 must be >= 1"),
+     "--config.prior_iterations=0 must be >= 1"),
 ])
 def test_prior_settings_that_would_be_ignored_or_wrong_are_refused(settings, message):
-  config = ct.Config(num_angles=8, num_detectors=8, subsample=2, **settings)
+  config = app_config(ct.Config, num_angles=8, num_detectors=8, subsample=2, **settings)
   with pytest.raises(ValueError, match=message):
     ct.Task(config, ct.scan_for(config), *ct.split_views(config, 8))

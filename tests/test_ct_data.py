@@ -62,7 +62,8 @@ def test_measured_sinogram_errors_name_the_problem(tmp_path):
   with pytest.raises(ValueError, match=r"nan.npy.*1 NaN/inf.*view 3, detector 5"):
     ct_data.load_scan(str(tmp_path / "nan.npy"), geometry)
   scipy.io.savemat(tmp_path / "v5.mat", {"data": sino})
-  with pytest.raises(KeyError, match=r"v5.mat.*no variable 'sino'.*\['data'\].*--variable"):
+  with pytest.raises(KeyError,
+                     match=r"v5.mat.*no variable 'sino'.*\['data'\].*--config.variable"):
     ct_data.load_scan(str(tmp_path / "v5.mat"), geometry, variable="sino")
   with h5py.File(tmp_path / "v73.mat", "w") as f:
     f["data"] = sino.T

@@ -12,6 +12,7 @@ import time
 import numpy as np
 
 from conftest import committed_step
+from conftest import radiance_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 JOB = os.path.join(ROOT, "tests", "distributed_job.py")
@@ -81,12 +82,14 @@ def test_multiworker_two_processes_train_and_agree(tmp_path):
 
 def test_sigkill_then_restart_resumes_step_and_optimizer_state(tmp_path):
   workdir = tmp_path / "run"
-  args = [sys.executable, "-m", "train.radiance", f"--workdir={workdir}", "--image_size=8",
-          "--batch_size=64", "--num_sections=4", "--checkpoint_every=5", "--log_every=5",
-          "--eval_every=100000", "--turntable_frames=0", "--notime_quadrature",
-          "--report_sections=4"]
-  proc = subprocess.Popen(args + ["--steps=100000"], cwd=ROOT, stdout=subprocess.DEVNULL,
-                          stderr=subprocess.DEVNULL)
+  args = [sys.executable, "-m", "train.radiance", f"--workdir={workdir}",
+          "--config.scene.image_size=8", "--config.batch.size=64",
+          "--config.sampler.num_sections=4", "--config.loop.checkpoint_every=5",
+          "--config.loop.log_every=5", "--config.loop.eval_every=100000",
+          "--config.eval.turntable_frames=0", "--config.eval.time_quadrature=false",
+          "--config.eval.report_sections=(4,)"]
+  proc = subprocess.Popen(args + ["--config.loop.steps=100000"], cwd=ROOT,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
   ckpt = workdir / "checkpoints"
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
@@ -96,7 +99,6 @@ def test_sigkill_then_restart_resumes_step_and_optimizer_state(tmp_path):
   proc.send_signal(signal.SIGKILL)
   proc.wait()
   assert committed_step(ckpt) >= 15, "no checkpoint was committed before the deadline"
-  sys.path.insert(0, ROOT)
   from autoint_tf import radiance  # pylint: disable=g-import-not-at-top
   from autoint_tf import scenes  # pylint: disable=g-import-not-at-top
   latest = tf.train.latest_checkpoint(str(ckpt))
@@ -104,7 +106,7 @@ def test_sigkill_then_restart_resumes_step_and_optimizer_state(tmp_path):
   assert saved_step >= 15 and saved_step % 5 == 0
   # Restart: resumes at the last checkpoint with the optimizer's state (its step counter and
   # Adam moments) restored, then trains on to the end.
-  config = radiance.Config(image_size=8, batch_size=64, num_sections=4, checkpoint_every=5,
+  config = radiance_config(image_size=8, batch_size=64, num_sections=4, checkpoint_every=5,
                            log_every=5, eval_every=100000, steps=saved_step + 5)
   train, test = scenes.procedural_views(size=8)
   reader = tf.train.load_checkpoint(latest)

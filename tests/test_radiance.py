@@ -3,12 +3,11 @@
 import dataclasses
 import warnings
 
-from absl import flags
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from autoint_tf import config_flags
+from conftest import radiance_config
 from autoint_tf import metrics
 from autoint_tf import radiance
 from autoint_tf import renderers
@@ -17,11 +16,11 @@ from autoint_tf import training
 
 
 def test_a_few_hundred_steps_learn_the_procedural_scene(tmp_path):
-  config = radiance.Config(image_size=16, batch_size=512, steps=300, eval_every=1000,
+  config = radiance_config(image_size=16, batch_size=512, steps=300, eval_every=1000,
                           checkpoint_every=1000, log_every=50)
   train, test = scenes.procedural_views(size=16)
   model, history = radiance.train(config, train, test, str(tmp_path), progress=False)
-  rows, _ = radiance.evaluate(model, test, "autoint", sections=(8,))
+  rows, _ = radiance.evaluate(model, test, sections=(8,))
   # Measured with the default recipe (300 steps of 512 rays) on the 8 held-out views at N = 8:
   # 28.3 dB (seed 0) and 30.3 dB (seed 1) on the development machine, 25.9 dB (seed 0) on the
   # CI machine (another CPU: same seed, different kernels, a different run). The training
@@ -33,7 +32,7 @@ def test_a_few_hundred_steps_learn_the_procedural_scene(tmp_path):
 
 
 def test_a_finished_run_scores_its_fit_on_ten_evenly_spaced_training_views(tmp_path):
-  config = radiance.Config(image_size=8, batch_size=64, steps=2, log_every=1, eval_every=1000,
+  config = radiance_config(image_size=8, batch_size=64, steps=2, log_every=1, eval_every=1000,
                            checkpoint_every=1000, report_sections=(8,), turntable_frames=0,
                            time_quadrature=False)
   report = radiance.train_and_evaluate(config, str(tmp_path), progress=False)
@@ -41,7 +40,7 @@ def test_a_finished_run_scores_its_fit_on_ten_evenly_spaced_training_views(tmp_p
   picked = radiance.fit_views(train)
   assert len(train) == 40 and report["train_views"]["views"] == len(picked) == 10
   np.testing.assert_array_equal(picked.poses, train.poses[[0, 4, 9, 13, 17, 22, 26, 30, 35, 39]])
-  out = radiance.render_views(training.restore(str(tmp_path)).model, picked, "autoint", 8)
+  out = radiance.render_views(training.restore(str(tmp_path)).model, picked, 8)
   rgb = np.clip(out["rgb"], 0, 1)
   psnr = np.mean(-10 * np.log10(np.mean((rgb - picked.images)**2, (1, 2, 3))))
   assert report["train_views"]["sections"] == 8
@@ -52,12 +51,14 @@ def _loss_and_gradients(config, train, test, model, batch):
   """The training loss per ray of `config` on `batch`, and the gradient of its mean for every
   weight (zeros for a weight the loss does not reach, such as Phi's output bias, a constant of
   integration that Phi(b) - Phi(a) cancels)."""
+  twin = radiance.make_renderer(config, train.background).build_all()  # `config`'s loss,
+  twin.set_weights(model.get_weights())                                # `model`'s weights
   with tf.GradientTape() as tape:
-    per_ray, _ = radiance.Task(config, train, test).loss(model, batch)
+    per_ray, _ = radiance.Task(config, train, test).loss(twin, batch)
     loss = tf.reduce_mean(per_ray)
-  grads = tape.gradient(loss, model.trainable_variables)
+  grads = tape.gradient(loss, twin.trainable_variables)
   return per_ray.numpy(), [np.zeros(v.shape) if g is None else g.numpy()
-                           for g, v in zip(grads, model.trainable_variables)]
+                           for g, v in zip(grads, twin.trainable_variables)]
 
 
 def test_exact_section_means_are_the_sampled_loss_and_gradient_in_the_limit_of_many_samples():
@@ -66,15 +67,15 @@ def test_exact_section_means_are_the_sampled_loss_and_gradient_in_the_limit_of_m
   # M = 512 midpoints (jitter 0.5) the sampled section means are the midpoint rule of the same
   # integrals: the two losses and their gradients (weights and sampling network) must agree.
   train, test = scenes.procedural_views(num_train=2, num_test=1, size=8)
-  sampled = radiance.Config(image_size=8, batch_size=32, num_sections=4, samples_per_section=512,
+  sampled = radiance_config(image_size=8, batch_size=32, num_sections=4, samples_per_section=512,
                             width=32)
-  exact = dataclasses.replace(sampled, section_means="exact")
+  exact = radiance_config(sampled, section_means="exact")
   task = radiance.Task(sampled, train, test)
   model = task.build_model()
   batch = next(iter(task.dataset(0)))
-  assert batch["jitter"].shape == (32, 4, 512)
-  batch["jitter"] = tf.fill(batch["jitter"].shape, 0.5)
-  assert "jitter" not in next(iter(radiance.Task(exact, train, test).dataset(0)))
+  assert batch["strata"].shape == (32, 4, 512)
+  batch["strata"] = tf.fill(batch["strata"].shape, 0.5)
+  assert not {"strata", "post_noise"} & set(next(iter(radiance.Task(exact, train, test).dataset(0))))
   (loss_s, grads_s), (loss_e, grads_e) = [
       _loss_and_gradients(config, train, test, model, batch) for config in (sampled, exact)]
   assert np.mean(loss_e) > 1e-3  # an untrained model: a loss worth comparing
@@ -83,64 +84,29 @@ def test_exact_section_means_are_the_sampled_loss_and_gradient_in_the_limit_of_m
   for g_e, g_s in zip(grads_e, grads_s):
     np.testing.assert_allclose(g_e, g_s, atol=2e-3 * np.abs(g_s).max() + 1e-6)
   # --post_jitter: each batch carries K - 1 uniforms that move the interior posts it trains at.
-  moved = dataclasses.replace(exact, post_jitter=1.0)
+  moved = radiance_config(exact, post_jitter=1.0)
   jittered = next(iter(radiance.Task(moved, train, test).dataset(0)))
-  assert jittered["jitter"].shape == (32, 3)
-  loss_j, _ = radiance.Task(moved, train, test).loss(model, jittered)
-  assert np.abs(loss_j.numpy() - loss_e).max() > 1e-4  # (the same rays: only the posts moved)
+  assert jittered["post_noise"].shape == (32, 3)
+  loss_j, _ = _loss_and_gradients(moved, train, test, model, jittered)
+  assert np.abs(loss_j - loss_e).max() > 1e-4  # (the same rays: only the posts moved)
   # --exact_scales=2: the mean of the squared errors of the renders at K and 2K sections.
-  scales = dataclasses.replace(exact, exact_scales=2)
-  loss_2, _ = radiance.Task(scales, train, test).loss(model, batch)
+  scales = radiance_config(exact, exact_scales=2)
+  loss_2, _ = _loss_and_gradients(scales, train, test, model, batch)
   error = lambda n: np.mean((model.render(batch, n)["rgb"].numpy() - batch["rgb"].numpy())**2, -1)
-  np.testing.assert_allclose(loss_2.numpy(), (error(4) + error(8)) / 2, rtol=1e-5, atol=1e-7)
+  np.testing.assert_allclose(loss_2, (error(4) + error(8)) / 2, rtol=1e-5, atol=1e-7)
   np.testing.assert_allclose(loss_e, error(4), rtol=1e-5, atol=1e-7)
-  moved = dataclasses.replace(scales, post_jitter=1.0)
-  assert next(iter(radiance.Task(moved, train, test).dataset(0)))["jitter"].shape == (32, 7)
-
-
-def test_the_quantile_sampler_loss_moves_only_the_sampler_and_logs_the_rendering_loss():
-  # --sampler_loss=quantiles: the renders' gradient stops at the posts, and the sampling
-  # network is fitted to the quantiles of the finest render's weights instead. The value of
-  # the loss (logged as PSNR) and the integral networks' gradient are the paper's loss's.
-  train, test = scenes.procedural_views(num_train=2, num_test=1, size=8)
-  render = radiance.Config(image_size=8, batch_size=32, num_sections=4, width=32,
-                           section_means="exact", post_jitter=1.0, exact_scales=2)
-  quantiles = dataclasses.replace(render, sampler_loss="quantiles", sampler_uniform=0.25)
-  task = radiance.Task(render, train, test)
-  model = task.build_model()
-  batch = next(iter(task.dataset(0)))
-  sampler = {id(v) for v in model.sampler.trainable_variables}
-  (loss_r, grads_r), (loss_q, grads_q) = [
-      _loss_and_gradients(config, train, test, model, batch) for config in (render, quantiles)]
-  np.testing.assert_allclose(loss_q, loss_r, rtol=1e-6)
-  # The sampler's own loss, written out: the K = 4 posts against the quantiles of the weights
-  # of the render at 8 sections, at the same jittered posts.
-  finest = model.render_scales(batch, 4, 2, (batch["jitter"], 1.0), return_weights=True)[-1]
-  target = renderers.quantile_posts(finest["posts"], finest["weights"], 4, 0.25)
-  span = (batch["far"] - batch["near"])[:, None]
-  with tf.GradientTape() as tape:
-    fit = tf.reduce_mean(tf.reduce_mean(tf.square((model.posts(batch, 4) - target)[:, 1:-1]
-                                                  / span), -1))
-  want = tape.gradient(fit, model.sampler.trainable_variables)
-  assert float(fit) > 1e-4  # an untrained sampler: far from its target
-  got = [g for g, v in zip(grads_q, model.trainable_variables) if id(v) in sampler]
-  for g, w in zip(got, want):
-    np.testing.assert_allclose(g, w.numpy(), rtol=1e-4, atol=1e-5 * np.abs(w.numpy()).max())
-  others = [(gq, gr) for gq, gr, v in zip(grads_q, grads_r, model.trainable_variables)
-            if id(v) not in sampler]
-  assert sum(np.abs(gr).max() > 0 for _, gr in others) > 10
-  for g_q, g_r in others:
-    np.testing.assert_allclose(g_q, g_r, rtol=1e-5, atol=1e-6 * np.abs(g_r).max() + 1e-9)
+  moved = radiance_config(scales, post_jitter=1.0)
+  assert next(iter(radiance.Task(moved, train, test).dataset(0)))["post_noise"].shape == (32, 7)
 
 
 def test_a_non_finite_loss_stops_training_and_keeps_the_last_good_checkpoint(tmp_path):
-  config = radiance.Config(image_size=8, batch_size=64, num_sections=4, steps=6,
+  config = radiance_config(image_size=8, batch_size=64, num_sections=4, steps=6,
                           checkpoint_every=3, log_every=100, eval_every=100)
   train, test = scenes.procedural_views(num_train=2, num_test=1, size=8)
   radiance.train(config, train, test, str(tmp_path), progress=False)
   poisoned = dataclasses.replace(train, images=np.full_like(train.images, np.nan))
   with pytest.raises(FloatingPointError, match=r"at step 9.*ckpt-6.*is kept"):
-    radiance.train(dataclasses.replace(config, steps=12), poisoned, test, str(tmp_path),
+    radiance.train(radiance_config(config, steps=12), poisoned, test, str(tmp_path),
              progress=False)
   assert tf.train.latest_checkpoint(str(tmp_path / "checkpoints")).endswith("ckpt-6")
   model = training.restore(str(tmp_path)).model
@@ -149,7 +115,7 @@ def test_a_non_finite_loss_stops_training_and_keeps_the_last_good_checkpoint(tmp
 
 def test_the_same_seed_gives_the_same_weights(tmp_path):
   # Issue 13's case: two uninterrupted runs at these flags once differed by 7e-3.
-  config = radiance.Config(image_size=16, steps=40, log_every=20, eval_every=0,
+  config = radiance_config(image_size=16, steps=40, log_every=20, eval_every=0,
                            checkpoint_every=20, batch_size=256, num_sections=4)
   train, test = scenes.procedural_views(num_train=6, num_test=1, size=16)
   runs = [radiance.train(config, train, test, str(tmp_path / name), progress=False)[0]
@@ -160,40 +126,41 @@ def test_the_same_seed_gives_the_same_weights(tmp_path):
 
 def test_the_lr_decay_is_fitted_to_the_budget_and_kept_on_resume(tmp_path, monkeypatch):
   train, test = scenes.procedural_views(num_train=2, num_test=1, size=8)
-  config = radiance.Config(image_size=8, batch_size=64, num_sections=4, width=16, depth=2,
+  config = radiance_config(image_size=8, batch_size=64, num_sections=4, width=16, depth=2,
                            steps=2, log_every=1, eval_every=0, checkpoint_every=1,
                            budget_minutes=5, lr_decay_fraction=0.5)
   # The real probe: a positive rate, and its scratch run is gone.
-  rate = radiance.steps_per_minute(config, train, test, str(tmp_path / "probe"), probe_steps=8)
+  rate, _ = radiance.budget_steps(config, train, test, str(tmp_path / "probe"), probe_steps=8)
   assert np.isfinite(rate) and rate > 0
   assert not (tmp_path / "probe" / "calibration").exists()
   rates = [1000.0]
-  monkeypatch.setattr(radiance, "steps_per_minute", lambda *args, **kwargs: rates.pop(0))
+  monkeypatch.setattr(training, "steps_per_minute", lambda *args, **kwargs: rates.pop(0))
   run = str(tmp_path / "run")
   radiance.train(config, train, test, run, progress=False)
-  assert training.read_run(run)[1].lr_decay_steps == 2500   # 0.5 x 1000 a minute x 5 minutes
+  assert training.read_run(run)[1].loop.lr_decay_steps == 2500   # 0.5 x 1000 a minute x 5 minutes
   # Resumed, the run keeps its fit whatever the machine's rate is now; a new budget refits.
   rates[:] = [10.0]
-  radiance.train(dataclasses.replace(config, steps=3), train, test, run, progress=False)
-  assert training.read_run(run)[1].lr_decay_steps == 2500 and rates == [10.0]
-  radiance.train(dataclasses.replace(config, steps=4, budget_minutes=2), train, test, run,
+  radiance.train(radiance_config(config, steps=3), train, test, run, progress=False)
+  assert training.read_run(run)[1].loop.lr_decay_steps == 2500 and rates == [10.0]
+  radiance.train(radiance_config(config, steps=4, budget_minutes=2), train, test, run,
                  progress=False)
-  assert training.read_run(run)[1].lr_decay_steps == 10 and not rates
+  assert training.read_run(run)[1].loop.lr_decay_steps == 10 and not rates
 
 
 @pytest.mark.parametrize("overrides, message", [
     (dict(lr_decay_fraction=0.5), r"give a budget"),
     (dict(lr_decay_fraction=0.5, budget_minutes=1, strategy="multiworker"), r"own clock"),
-    (dict(lr_decay_fraction=1.5, budget_minutes=1), r"--lr_decay_fraction=1.5: give a fraction"),
+    (dict(lr_decay_fraction=1.5, budget_minutes=1),
+     r"--config.loop.lr_decay_fraction=1.5: give a fraction"),
     (dict(lr_decay_fraction=0.5, budget_minutes=1, lr_schedule="cosine"),
-     r"not --lr_schedule=cosine")])
-def test_a_budget_fit_without_a_budget_is_refused_naming_the_flags(tmp_path, overrides, message):
+     r"not --config.loop.lr_schedule=cosine")])
+def test_a_budget_fit_without_a_budget_is_refused_naming_the_flags(overrides, message):
   with pytest.raises(ValueError, match=message):
-    radiance.fit_schedule(radiance.Config(**overrides), None, None, str(tmp_path))
+    radiance_config(**overrides)
 
 
 def test_run_overrides_reach_the_rays_the_context_and_the_networks(tmp_path):
-  config = radiance.Config(image_size=8, near=2.0, far=3.5, width=32, depth=2,
+  config = radiance_config(image_size=8, near=2.0, far=3.5, width=32, depth=2,
                            samples_per_section=2, num_sections=4, sampler_depth=2,
                            sampler_width=16, sampler_frequencies=1, steps=1, log_every=1,
                            eval_every=0, checkpoint_every=1)
@@ -204,9 +171,9 @@ def test_run_overrides_reach_the_rays_the_context_and_the_networks(tmp_path):
     np.testing.assert_array_equal(rays["far"], 3.5)
   batch = next(iter(scenes.ray_batches(train, 16)))
   np.testing.assert_array_equal(batch["near"].numpy(), 2.0)
-  mc = radiance.model_config(config)
-  assert (mc.width, mc.depth, mc.samples_per_section, mc.num_sections) == (32, 2, 2, 4)
-  assert (mc.sampler_depth, mc.sampler_width, mc.sampler_frequencies) == (2, 16, 1)
+  assert (config.model.width, config.model.depth, config.loss.samples_per_section,
+          config.sampler.num_sections) == (32, 2, 2, 4)
+  assert (config.sampler.depth, config.sampler.width, config.sampler.num_frequencies) == (2, 16, 1)
   model, _ = radiance.train(config, train, test, str(tmp_path), progress=False)
   hidden = {w.shape[-1] for w in model.trainable_weights if w.shape.rank == 2}
   assert 32 in hidden and 128 not in hidden, hidden
@@ -220,8 +187,8 @@ def test_run_overrides_reach_the_rays_the_context_and_the_networks(tmp_path):
 
 
 def test_the_pixel_centre_reaches_the_views_their_batches_and_the_context():
-  train, test = radiance.load_views(radiance.Config(image_size=8, pixel_center=0.5))
-  nerf, _ = radiance.load_views(radiance.Config(image_size=8))
+  train, test = radiance.load_views(radiance_config(image_size=8, pixel_center=0.5))
+  nerf, _ = radiance.load_views(radiance_config(image_size=8))
   assert train.pixel_center == test.pixel_center == 0.5 == train.context()["pixel_center"]
   # The built-in scene is rendered along the rays it is trained on, so its images move.
   rays = train.rays()
@@ -236,46 +203,43 @@ def test_the_pixel_centre_reaches_the_views_their_batches_and_the_context():
 
 
 @pytest.mark.parametrize("overrides, message", [
-    (dict(near=3.0, far=2.0), r"--near=3 --far=2: need 0 < near < far"),
+    (dict(near=3.0, far=2.0), r"--config.scene.near=3 --config.scene.far=2: need 0 < near < far"),
     (dict(near=-1.0), r"need 0 < near < far"),
-    (dict(far=1.0), r"--near=0 --far=1: need 0 < near < far.*own bounds are 1.7 and 4.3"),
-    (dict(width=-8), r"--width=-8: give a positive count"),
-    (dict(sampler_width=-8), r"--sampler_width=-8: give a positive count"),
-    (dict(sampler_frequencies=-2), r"--sampler_frequencies=-2: give a number of octaves"),
-    (dict(precrop_steps=-1), r"--precrop_steps=-1: give 0 \(off\) or a positive"),
-    (dict(pixel_center=1.0), r"--pixel_center=1.0: give where in its pixel a pixel's ray"),
-    (dict(section_means="mean"), r"--section_means=mean: choose one of sampled, exact"),
-    (dict(post_jitter=1.5), r"--post_jitter=1.5: give a fraction in \[0, 1\]"),
-    (dict(exact_scales=2), r"--exact_scales=2: give 1 .* or, with --section_means=exact"),
-    (dict(exact_scales=0), r"--exact_scales=0: give 1"),
-    (dict(color_orientation="origin"), r"--color_orientation=origin: choose one of ray, "),
-    (dict(sampler_loss="weights"), r"--sampler_loss=weights: choose one of render, quantiles"),
-    (dict(sampler_input="point"), r"--sampler_input=point: choose one of ray, line"),
-    (dict(sampler_input="line"), r"--sampler_input=line: .*'blobs.* renders each ray from its "
-                                 r"camera's near to far.*Add --box=auto"),
-    (dict(sampler_loss="quantiles"), r"--sampler_loss=quantiles fits .* add --section_means"),
-    (dict(section_means="exact", sampler_uniform=1.5), r"--sampler_uniform=1.5: give the "),
-    (dict(post_jitter=0.5), r"--post_jitter=0.5 moves the posts of exact section means; with "
-                            r"--section_means=sampled"),
+    (dict(far=1.0), r"--config.scene.near=0 --config.scene.far=1: need 0 < near < far.*own "
+                    r"bounds are 1.7 and 4.3"),
+    (dict(width=-8), r"--config.model.width=-8: give a count at least 1"),
+    (dict(sampler_width=-8), r"--config.sampler.width=-8: give a count at least 1"),
+    (dict(sampler_frequencies=-2), r"--config.sampler.num_frequencies=-2: give a count at least"),
+    (dict(precrop_steps=-1), r"--config.batch.precrop_steps=-1: give 0 \(off\) or a number"),
+    (dict(pixel_center=1.0), r"pixel_center=1.0: give where in its pixel a pixel's ray"),
+    (dict(section_means="mean"), r"--config.loss.section_means=mean: choose one of sampled, "),
+    (dict(post_jitter=1.5), r"--config.loss.post_jitter=1.5: give a fraction of the shorter"),
+    (dict(exact_scales=2), r"--config.loss.exact_scales=2 act on exact section means"),
+    (dict(exact_scales=0), r"--config.loss.exact_scales=0: give a count of scales at least 1"),
+    (dict(color_orientation="origin"), r"--config.model.color_orientation=origin: choose one of "
+                                       r"ray, "),
+    (dict(sampler_input="point"), r"--config.sampler.input=point: choose one of ray, line"),
+    (dict(sampler_input="line"), r"--config.sampler.input=line: .*'blobs.* renders each ray "
+                                 r"from its camera's near to far.*Add --config.scene.box=auto"),
+    (dict(post_jitter=0.5), r"--config.loss.post_jitter=0.5 / .* act on exact section means; "
+                            r"with --config.loss.section_means=sampled"),
 ])
 def test_bad_run_overrides_are_refused_naming_the_flag(overrides, message):
-  config = radiance.Config(image_size=8, **overrides)
   with pytest.raises(ValueError, match=message):
-    radiance.model_config(config)
-    radiance.load_views(config)
+    radiance.load_views(radiance_config(image_size=8, **overrides))
 
 
 def test_near_far_overrides_are_refused_on_ndc_scenes(monkeypatch):
   train, test = scenes.procedural_views(num_train=1, num_test=1, size=4)
   ndc = [dataclasses.replace(v, ndc=True, name="fern") for v in (train, test)]
-  monkeypatch.setattr(radiance, "_load_scene", lambda config: ndc)
-  with pytest.raises(ValueError, match=r"'fern' is a forward-facing scene.*leave --near"):
-    radiance.load_views(radiance.Config(near=0.5))
+  monkeypatch.setattr(scenes, "_read_scene", lambda config: ndc)
+  with pytest.raises(ValueError, match=r"'fern' is a forward-facing scene.*leave near and far"):
+    radiance.load_views(radiance_config(near=0.5))
 
 
 def test_a_scene_box_cuts_training_test_and_served_rays_alike(tmp_path):
-  from serving import export  # pylint: disable=g-import-not-at-top
-  config = radiance.Config(image_size=8, box=("-0.8", "-0.8", "-0.8", "0.8", "0.8", "0.8"),
+  from autoint_tf.serving import export  # pylint: disable=g-import-not-at-top
+  config = radiance_config(image_size=8, box=("-0.8", "-0.8", "-0.8", "0.8", "0.8", "0.8"),
                            num_sections=4, width=16, depth=2, steps=2, log_every=1,
                            eval_every=0, checkpoint_every=1, batch_size=64)
   train, test = radiance.load_views(config)
@@ -306,7 +270,7 @@ def test_a_scene_box_cuts_training_test_and_served_rays_alike(tmp_path):
   path = export.export(str(tmp_path / "run"), str(tmp_path / "export"), "boxed")
   served = tf.saved_model.load(path).signatures["render_rays"]
   got = served(rays_o=tf.constant(rays["rays_o"]), rays_d=tf.constant(rays["rays_d"]))
-  want = radiance.render_views(model, test.subset(slice(0, 1)), "autoint")
+  want = radiance.render_views(model, test.subset(slice(0, 1)))
   np.testing.assert_allclose(got["rgb"].numpy(), want["rgb"].reshape(-1, 3), atol=1e-5)
   np.testing.assert_allclose(got["depth"].numpy(), want["depth"].reshape(-1), atol=1e-4)
   # Nothing is outside the box: the rays that miss it show the background, served or not.
@@ -319,13 +283,13 @@ def test_a_scene_box_cuts_training_test_and_served_rays_alike(tmp_path):
 @pytest.mark.parametrize("box", [("1", "2", "3"), ("0", "0", "0", "1", "1", "-1"),
                                  ("a", "0", "0", "1", "1", "1")])
 def test_bad_boxes_are_refused_naming_the_flag(box):
-  with pytest.raises(ValueError, match=r"--box=.*: give six numbers x0,y0,z0,x1,y1,z1"):
-    radiance.load_views(radiance.Config(image_size=8, box=box))
+  with pytest.raises(ValueError, match=r"--config.scene.box=.*: give six numbers x0,y0,z0,x1,y1,z1"):
+    radiance.load_views(radiance_config(image_size=8, box=box))
 
 
 def test_a_box_no_ray_meets_is_refused_before_training():
-  train, _ = radiance.load_views(radiance.Config(image_size=8, box=("50",) * 3 + ("51",) * 3))
-  with pytest.raises(ValueError, match=r"no ray of any view meets the scene box.*--box"):
+  train, _ = radiance.load_views(radiance_config(image_size=8, box=("50",) * 3 + ("51",) * 3))
+  with pytest.raises(ValueError, match=r"no ray of any view meets the scene box.*--config.scene.box"):
     scenes.ray_batches(train, 16)
 
 
@@ -341,7 +305,7 @@ def _covered_views(size=6):
 def test_random_backgrounds_put_pixels_and_renders_on_the_same_colour():
   views = _covered_views()
   for renderer in ("autoint", "quadrature"):
-    config = radiance.Config(random_background=True, renderer=renderer, batch_size=64,
+    config = radiance_config(random_background=True, renderer=renderer, batch_size=64,
                              num_sections=4, width=16, depth=2, num_coarse=8, num_fine=8)
     task = radiance.Task(config, views, views)
     batch = next(iter(task.dataset(0)))
@@ -362,14 +326,14 @@ def test_random_backgrounds_put_pixels_and_renders_on_the_same_colour():
 
 
 def test_random_backgrounds_need_views_with_alpha():
-  with pytest.raises(ValueError, match=r"--random_background: 'blobs.*has no alpha.*RGBA views"):
-    radiance.load_views(radiance.Config(image_size=8, random_background=True))
+  with pytest.raises(ValueError, match=r"--config.batch.random_background: 'blobs.*has no alpha.*RGBA"):
+    radiance.load_views(radiance_config(image_size=8, random_background=True))
 
 
 @pytest.mark.parametrize("renderer", ["autoint", "quadrature"])
 def test_a_model_whose_densities_died_is_reported_with_the_fix(renderer):
   train, test = scenes.procedural_views(num_train=1, num_test=1, size=6)
-  config = radiance.Config(renderer=renderer, num_sections=4, width=16, depth=2, num_coarse=8,
+  config = radiance_config(renderer=renderer, num_sections=4, width=16, depth=2, num_coarse=8,
                            num_fine=8)
   task = radiance.Task(config, train, test)
   model = task.build_model()
@@ -380,21 +344,6 @@ def test_a_model_whose_densities_died_is_reported_with_the_fix(renderer):
   # All weights zero: sigma is relu(0) = 0 everywhere and no gradient reaches any weight.
   model.set_weights([np.zeros_like(w) for w in model.get_weights()])
   with pytest.warns(UserWarning, match=rf"{renderer} at step 7: the validation view shows no "
-                    r"density.*--precrop_steps=500.*--seed"):
+                    r"density.*--config.batch.precrop_steps=500.*--config.loop.seed"):
     scalars, _ = task.evaluate(model, 7)
   assert scalars["max_opacity"] == 0.0
-
-
-def test_the_lego_preset_is_the_measured_command():
-  # BENCHMARKS.md's lego runs: runs/lego_dir was started with these flags on the tiny preset,
-  # runs/lego_line with `--preset=lego --sampler_input=line` on the preset they made then.
-  values = flags.FlagValues()
-  config_flags.define(radiance.Config, flag_values=values)
-  values(["train.radiance", "--scene=npz", "--data_path=../shared/data/lego_100px.npz",
-          "--box=auto", "--num_frequencies=8", "--pixel_center=0.5", "--section_means=exact",
-          "--post_jitter=1", "--exact_scales=2", "--color_orientation=direction",
-          "--budget_minutes=45", "--steps=1000000", "--lr_decay_fraction=0.47",
-          "--eval_every=10000", "--sampler_input=line"])
-  measured = config_flags.config(radiance.Config, base=radiance.PRESETS["tiny"],
-                                 flag_values=values)
-  assert radiance.PRESETS["lego"] == measured

@@ -1,16 +1,17 @@
 """Tests of autoint_tf.renderers: AutoInt rendering against closed-form integral networks and
 dense quadrature, compositing, the sampling network, sample_pdf."""
 
-import dataclasses
-
 import numpy as np
 import pytest
 import tensorflow as tf
 from scipy.special import erf
 from tensorflow_graphics.rendering.volumetric import ray_radiance
 
+from conftest import autoint_renderer
+from conftest import quadrature_renderer
 from autoint_tf import rays as rays_lib
 from autoint_tf import renderers
+from autoint_tf import rendering
 
 
 class _AnalyticPhi:
@@ -46,9 +47,8 @@ class _AnalyticPhi:
 def _analytic_renderer(background):
   field = _AnalyticPhi([0.1, -0.2, 0.0], 0.35, 8.0, [[1.5, -1, 0.5], [0, 2, -1], [-1, 0.5, 1]],
                        [0.2, -0.3, 0.1])
-  model = renderers.AutoIntRenderer(dataclasses.replace(renderers.ModelConfig(),
-                                                       learned_sampling=False), background)
-  model.phi_sigma, model.phi_color = field.sigma, field.color
+  model = autoint_renderer(background, learned_sampling=False)
+  model.phi = lambda x: tf.concat([field.sigma(x), field.color(x)], -1)
   return model, field
 
 
@@ -70,7 +70,7 @@ def test_autoint_rendering_converges_to_dense_quadrature_as_n_grows():
   t = rays["near"][:, None] + (rays["far"] - rays["near"])[:, None] * (np.arange(s) + .5) / s
   x = rays["rays_o"][:, None] + t[..., None] * rays["rays_d"][:, None]
   delta = ((rays["far"] - rays["near"]) / s * np.linalg.norm(rays["rays_d"], axis=-1))[:, None]
-  ref, _, _, _ = renderers.composite(tf.constant(field.density(x)), tf.sigmoid(field.logits(x)),
+  ref, _, _, _ = rendering.composite(tf.constant(field.density(x)), tf.sigmoid(field.logits(x)),
                                     tf.constant(delta * np.ones_like(t)), tf.constant(t),
                                     tf.constant([0.2, 0.3, 0.4], tf.float64))
   errors = [np.max(np.abs(model.render(rays, n)["rgb"].numpy() - ref.numpy()))
@@ -99,7 +99,7 @@ def _reference_render(field, rays, posts):
 def test_autoint_rendering_equals_compute_radiance_on_the_section_values():
   model, field = _analytic_renderer((1.0, 1.0, 1.0))
   rays = _rays(seed=1)
-  out = model.render(rays, 8, return_weights=True)
+  out = model.render(rays, 8)
   posts = out["posts"].numpy().astype(np.float64)
   rgb, sigma, delta = _reference_render(field, rays, posts)
   np.testing.assert_allclose(out["rgb"].numpy(), rgb, atol=2e-5)
@@ -113,33 +113,30 @@ def test_autoint_rendering_equals_compute_radiance_on_the_section_values():
 
 
 def test_renders_at_nested_scales_are_the_renders_at_each_n_from_one_set_of_posts():
-  # render_scales(N = 4, S = 3): renders at 4, 8 and 16 sections from Phi at the 17 posts of the
+  # exact_renders(N = 4, S = 3): renders at 4, 8 and 16 sections from Phi at the 17 posts of the
   # finest. Unjittered, each is render() at its N; jittered, each coarse render's posts are
   # every 2nd / 4th fine post, and its colour is the closed form's section means at them.
   model, field = _analytic_renderer((1.0, 1.0, 1.0))
   rays = _rays(seed=2)
-  outs = model.render_scales(rays, 4, 3)
+  outs = model.exact_renders(rays, 4, 3)
   assert len(outs) == 3
   for n, out in zip((4, 8, 16), outs):
     np.testing.assert_allclose(out["rgb"].numpy(), model.render(rays, n)["rgb"].numpy(),
                                atol=1e-6)
   u = tf.constant(np.random.default_rng(0).uniform(size=(16, 15)), tf.float32)
-  moved = model.render_scales(rays, 4, 3, (u, 1.0), return_weights=True)
+  model.loss_config = renderers.LossConfig(section_means="exact", post_jitter=1.0)
+  moved = model.exact_renders(rays, 4, 3, u)
   fine = moved[-1]["posts"].numpy()
-  np.testing.assert_allclose(fine, renderers.jitter_posts(model.posts(rays, 16), u, 1.0).numpy())
+  np.testing.assert_allclose(fine, rendering.jitter_posts(model.posts(rays, 16), u, 1.0).numpy())
   for every, out in zip((4, 2, 1), moved):
     np.testing.assert_array_equal(out["posts"].numpy(), fine[:, ::every])
     np.testing.assert_allclose(out["rgb"].numpy(),
                                _reference_render(field, rays, fine[:, ::every])[0], atol=2e-5)
   assert np.abs(moved[0]["rgb"].numpy() - outs[0]["rgb"].numpy()).max() > 1e-3
-  # Any posts: the closed form's section means at them.
-  np.testing.assert_allclose(model.render_at_posts(rays, fine[:, ::2])["rgb"].numpy(),
-                             _reference_render(field, rays, fine[:, ::2])[0], atol=2e-5)
 
 
 def test_sampling_network_posts_span_near_far_for_any_n():
-  model = renderers.AutoIntRenderer(renderers.ModelConfig(num_sections=8, width=16, depth=1,
-                                                        sampler_width=16)).build_all()
+  model = autoint_renderer(num_sections=8, width=16, depth=1, sampler_width=16).build_all()
   rays = {k: tf.constant(v) for k, v in _rays(5).items()}
   posts8 = model.posts(rays, 8).numpy()
   np.testing.assert_allclose(posts8[:, 0], rays["near"], rtol=1e-6)
@@ -150,11 +147,10 @@ def test_sampling_network_posts_span_near_far_for_any_n():
 
 
 def test_gradients_reach_the_sampling_network_through_training_renders():
-  model = renderers.AutoIntRenderer(renderers.ModelConfig(num_sections=4, width=16, depth=2,
-                                                        sampler_width=16)).build_all()
+  model = autoint_renderer(num_sections=4, width=16, depth=2, sampler_width=16).build_all()
   rays = {k: tf.constant(v) for k, v in _rays(8).items()}
   with tf.GradientTape() as tape:
-    out = model.render_training(rays, tf.random.uniform([8, 4, 4]))
+    out = model.sampled_render(rays, tf.random.uniform([8, 4, 4]))
     loss = tf.reduce_sum(out["rgb"])
   grads = tape.gradient(loss, model.sampler.trainable_variables)
   assert all(g is not None and np.any(g.numpy() != 0) for g in grads)
@@ -182,26 +178,26 @@ def test_a_line_sampler_gives_every_camera_on_one_line_the_same_sections():
   o, d = (tf.constant(rays[k]) for k in ("rays_o", "rays_d"))
   for sampler_input, same in (("line", True), ("ray", False)):
     tf.random.set_seed(0)
-    sampler = renderers.SamplingNetwork(renderers.ModelConfig(
-        num_sections=8, sampler_width=16, sampler_input=sampler_input))
+    sampler = renderers.SamplingNetwork(renderers.SamplerConfig(
+        num_sections=8, width=16, input=sampler_input))
     a, b = sampler(o, d).numpy(), sampler(o - 0.7 * d, 2.5 * d).numpy()
     gap = np.abs(a - b).max()
     assert (gap < 1e-5) if same else (gap > 1e-3), (sampler_input, gap)
-  with pytest.raises(ValueError, match=r"sampler_input='camera': choose one of ray, line"):
-    renderers.SamplingNetwork(renderers.ModelConfig(sampler_input="camera"))
+  with pytest.raises(ValueError, match=r"--config.sampler.input=camera: choose one of ray, line"):
+    renderers.SamplingNetwork(renderers.SamplerConfig(input="camera"))
 
 
 def test_jittered_posts_move_by_at_most_half_the_shorter_section_and_keep_their_order():
   posts = tf.constant([[0.0, 1.0, 3.0, 4.0, 8.0]])          # sections 1, 2, 1, 4
   u = tf.constant([[1.0, 0.0, 0.5]])
-  np.testing.assert_allclose(renderers.jitter_posts(posts, u, 1.0).numpy(),
+  np.testing.assert_allclose(rendering.jitter_posts(posts, u, 1.0).numpy(),
                              [[0.0, 1.5, 2.5, 4.0, 8.0]])
-  np.testing.assert_allclose(renderers.jitter_posts(posts, u, 0.5).numpy(),
+  np.testing.assert_allclose(rendering.jitter_posts(posts, u, 0.5).numpy(),
                              [[0.0, 1.25, 2.75, 4.0, 8.0]])
-  np.testing.assert_array_equal(renderers.jitter_posts(posts, u, 0.0).numpy(), posts.numpy())
+  np.testing.assert_array_equal(rendering.jitter_posts(posts, u, 0.0).numpy(), posts.numpy())
   rng = np.random.default_rng(0)
   posts = tf.constant(np.cumsum(rng.exponential(size=(64, 9)), 1), tf.float32)
-  moved = renderers.jitter_posts(posts, tf.constant(rng.uniform(size=(64, 7)), tf.float32), 1.0)
+  moved = rendering.jitter_posts(posts, tf.constant(rng.uniform(size=(64, 7)), tf.float32), 1.0)
   np.testing.assert_array_equal(moved.numpy()[:, [0, -1]], posts.numpy()[:, [0, -1]])
   assert np.all(np.diff(moved.numpy(), axis=1) >= -1e-6)
 
@@ -210,33 +206,17 @@ def test_sample_pdf_inverts_the_cdf():
   bins = tf.constant([[0.0, 1.0, 3.0, 4.0]])
   weights = tf.constant([[1.0, 0.0, 3.0]])
   u = tf.constant([[0.0, 0.125, 0.4, 0.5, 1.0 - 1e-7]])
-  np.testing.assert_allclose(renderers.sample_pdf(bins, weights, 5, u).numpy(),
+  np.testing.assert_allclose(rendering.sample_pdf(bins, weights, u).numpy(),
                              [[0.0, 0.5, 3.2, 3.0 + 1 / 3, 4.0]], atol=1e-3)
 
 
-def test_quantile_posts_share_the_mixture_of_weights_and_length_equally():
-  posts = tf.constant([[0.0, 1.0, 2.0, 3.0, 4.0]] * 2)
-  weights = tf.constant([[0.0, 2.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]])
-  # All the weight in [1, 2]: K = 4 sections of a quarter of it each.
-  np.testing.assert_allclose(renderers.quantile_posts(posts, weights, 4, 0.0).numpy()[0],
-                             [0.0, 1.25, 1.5, 1.75, 4.0], atol=1e-4)
-  # Half of it spread evenly over [0, 4]: the pdf a section holds is 1/8, 5/8, 1/8, 1/8, so the
-  # quantiles 1/4, 1/2, 3/4 fall at 1 + 1/8 / 5/8, 1 + 3/8 / 5/8 and 2.
-  mixed = renderers.quantile_posts(posts, weights, 4, 0.5).numpy()
-  np.testing.assert_allclose(mixed[0], [0.0, 1.2, 1.6, 2.0, 4.0], atol=1e-4)
-  # A ray with no weight: evenly spaced posts.
-  np.testing.assert_allclose(mixed[1], [0.0, 1.0, 2.0, 3.0, 4.0], atol=1e-4)
-  np.testing.assert_allclose(renderers.quantile_posts(posts, weights, 2, 0.0).numpy()[0],
-                             [0.0, 1.5, 4.0], atol=1e-4)
-
-
 def test_shared_trunk_renderer_trains_renders_and_feeds_the_sampler():
-  config = renderers.ModelConfig(num_sections=4, width=16, depth=2, sampler_width=16,
-                                 shared_trunk=True, head_width=8, num_frequencies=4)
-  model = renderers.AutoIntRenderer(config, (1.0, 1.0, 1.0)).build_all()
+  config = dict(num_sections=4, width=16, depth=2, sampler_width=16, shared_trunk=True,
+                head_width=8, num_frequencies=4)
+  model = autoint_renderer((1.0, 1.0, 1.0), **config).build_all()
   rays = {k: tf.constant(v) for k, v in _rays(6).items()}
   with tf.GradientTape() as tape:
-    out = model.render_training(rays, tf.random.uniform([6, 4, 4]))
+    out = model.sampled_render(rays, tf.random.uniform([6, 4, 4]))
     loss = tf.reduce_sum(out["rgb"])
   grads = tape.gradient(loss, model.trainable_variables)
   # Every weight learns but the output biases of Phi (the constants of integration).
@@ -257,22 +237,23 @@ def test_shared_trunk_renderer_trains_renders_and_feeds_the_sampler():
                              f_s.numpy().mean(-1) * dt, rtol=2e-3, atol=2e-4)
   np.testing.assert_allclose((phi_c[:, 1:] - phi_c[:, :-1]).numpy(),
                              f_c.numpy().mean(-2) * dt[..., None], rtol=2e-3, atol=2e-4)
-  baseline = renderers.QuadratureRenderer(config, (1.0, 1.0, 1.0), 8, 8).build_all()
+  baseline = quadrature_renderer((1.0, 1.0, 1.0), num_coarse=8, num_fine=8,
+                                 **config).build_all()
   assert baseline.render(rays)["rgb"].shape == (6, 3)
 
 
 def _twins(config, precision):
   """A float32 renderer and one in `precision` with the same (random) float32 weights."""
-  ref = renderers.AutoIntRenderer(config, dtype="float32").build_all()
-  low = renderers.AutoIntRenderer(config, dtype=precision).build_all()
+  ref = autoint_renderer(dtype="float32", **config).build_all()
+  low = autoint_renderer(dtype=precision, **config).build_all()
   low.set_weights(ref.get_weights())
   return ref, low
 
 
 @pytest.mark.parametrize("shared_trunk", [True, False])
 def test_mixed_bfloat16_trains_in_bfloat16_and_renders_in_float32(shared_trunk):
-  config = renderers.MODEL_PRESETS["tiny"]
-  config = dataclasses.replace(config, shared_trunk=shared_trunk, view_consistent_sigma=True)
+  config = dict(num_frequencies=6, direction_frequencies=0, shared_trunk=shared_trunk,
+                view_consistent_sigma=True)  # (the tiny model)
   ref, low = _twins(config, "mixed_bfloat16")
   assert {v.dtype for v in low.weights} == {"float32"}
   rng = np.random.default_rng(0)
@@ -287,17 +268,16 @@ def test_mixed_bfloat16_trains_in_bfloat16_and_renders_in_float32(shared_trunk):
       assert got[k].dtype == tf.float32
       np.testing.assert_allclose(got[k].numpy(), want[k].numpy(), atol=1e-5)
   # Training renders run the grad networks in bfloat16: close to float32, not equal.
-  jitter = tf.constant(rng.uniform(size=(64, config.num_sections,
-                                          config.samples_per_section)), tf.float32)
-  net = low.grad if shared_trunk else low.grad_sigma
+  jitter = tf.constant(rng.uniform(size=(64, 8, 4)), tf.float32)   # K = 8, M = 4
+  net = low.grad
   inputs = rays_lib.broadcast_rays(rays["rays_o"], rays["rays_d"], tf.fill([64, 2], 2.5))
   assert net(inputs).dtype == tf.bfloat16
-  want, got = ref.render_training(rays, jitter), low.render_training(rays, jitter)
+  want, got = ref.sampled_render(rays, jitter), low.sampled_render(rays, jitter)
   diff = np.abs(got["rgb"].numpy() - want["rgb"].numpy())
   assert 0 < diff.max() < 0.03, diff.max()
   # A training step: float32 gradients for every float32 variable, a finite loss.
   with tf.GradientTape() as tape:
-    loss = tf.reduce_mean(tf.square(low.render_training(rays, jitter)["rgb"] - 0.5))
+    loss = tf.reduce_mean(tf.square(low.sampled_render(rays, jitter)["rgb"] - 0.5))
   grads = tape.gradient(loss, low.trainable_variables)
   assert np.isfinite(float(loss))
   assert all(g is None or g.dtype == tf.float32 for g in grads)
@@ -308,10 +288,10 @@ def test_the_global_keras_policy_is_honoured():
   import keras  # pylint: disable=g-import-not-at-top
   keras.mixed_precision.set_global_policy("mixed_bfloat16")
   try:
-    model = renderers.AutoIntRenderer(renderers.MODEL_PRESETS["tiny"]).build_all()
+    model = renderers.AutoIntRenderer().build_all()
   finally:
     keras.mixed_precision.set_global_policy("float32")
-  assert model.phi_sigma.compute_dtype == "bfloat16" and model.sampler.compute_dtype == "bfloat16"
+  assert model.phi.compute_dtype == "bfloat16" and model.sampler.compute_dtype == "bfloat16"
   assert {v.dtype for v in model.weights} == {"float32"}
 
 
@@ -322,9 +302,9 @@ def test_recompositing_a_render_equals_compositing_it_on_the_new_background():
   delta = tf.constant(rng.uniform(0.05, 0.3, [50, 6]), tf.float32)
   t_mid = tf.cumsum(delta, -1)
   new = tf.constant(rng.uniform(0, 1, [50, 3]), tf.float32)      # a colour for each ray
-  rgb, _, opacity, _ = renderers.composite(sigma, color, delta, t_mid, (1.0, 1.0, 1.0))
-  want, _, _, _ = renderers.composite(sigma, color, delta, t_mid, new)
-  np.testing.assert_allclose(renderers.recomposite(rgb, opacity, (1.0, 1.0, 1.0), new), want,
+  rgb, _, opacity, _ = rendering.composite(sigma, color, delta, t_mid, (1.0, 1.0, 1.0))
+  want, _, _, _ = rendering.composite(sigma, color, delta, t_mid, new)
+  np.testing.assert_allclose(rendering.recomposite(rgb, opacity, (1.0, 1.0, 1.0), new), want,
                              atol=1e-6)
   assert 0.1 < float(tf.reduce_min(opacity)) and float(tf.reduce_max(opacity)) < 0.999
 
@@ -335,13 +315,12 @@ def test_rays_that_miss_the_scene_box_show_the_background_in_both_renderers():
   inside = np.array([1, 0] * 6, np.float32)
   marked = {**rays, "inside": inside}
   autoint, _ = _analytic_renderer(background)
-  config = dataclasses.replace(renderers.ModelConfig(), width=16, depth=2, num_frequencies=2,
-                               direction_frequencies=0, shared_trunk=True)
-  quadrature = renderers.QuadratureRenderer(config, background, num_coarse=8,
-                                            num_fine=8).build_all()
+  config = dict(width=16, depth=2, num_frequencies=2, direction_frequencies=0,
+                shared_trunk=True)
+  quadrature = quadrature_renderer(background, num_coarse=8, num_fine=8, **config).build_all()
   jitter = tf.random.stateless_uniform([12, 8, 4], [0, 1])
   renders = [(autoint.render(rays, 8), autoint.render(marked, 8)),
-             (autoint.render_training(rays, jitter), autoint.render_training(marked, jitter)),
+             (autoint.sampled_render(rays, jitter), autoint.sampled_render(marked, jitter)),
              (quadrature.render(rays), quadrature.render(marked))]
   for plain, boxed in renders:
     hit, miss = inside == 1, inside == 0
@@ -360,14 +339,13 @@ def test_rays_that_only_graze_the_box_render_the_background_not_nan():
   rays = _rays(6)
   rays["near"][:2] = rays["far"][:2] = np.float32(3.890334)
   rays["near"][2], rays["far"][2] = np.float32(3.890334), np.float32(3.8903358)
-  config = dataclasses.replace(renderers.ModelConfig(), width=16, depth=2, num_frequencies=2,
-                               direction_frequencies=0, shared_trunk=True)
-  autoint = renderers.AutoIntRenderer(config, background).build_all()
-  quadrature = renderers.QuadratureRenderer(config, background, num_coarse=8,
-                                            num_fine=8).build_all()
+  config = dict(width=16, depth=2, num_frequencies=2, direction_frequencies=0,
+                shared_trunk=True)
+  autoint = autoint_renderer(background, **config).build_all()
+  quadrature = quadrature_renderer(background, num_coarse=8, num_fine=8, **config).build_all()
   jitter = tf.random.stateless_uniform([6, 8, 4], [0, 1])
   renders = [autoint.render(rays, n) for n in (4, 8, 16, 32)]
-  renders += [autoint.render_training(rays, jitter), quadrature.render(rays)]
+  renders += [autoint.sampled_render(rays, jitter), quadrature.render(rays)]
   for out in renders:
     for key in ("rgb", "opacity", "depth"):
       assert np.all(np.isfinite(out[key].numpy())), (key, out[key])
@@ -386,13 +364,12 @@ def test_colour_that_sees_the_direction_only_cannot_tell_cameras_on_one_line_apa
   moved = dict(rays, rays_o=rays["rays_o"] - 0.7 * rays["rays_d"], near=rays["near"] + 0.7,
                far=rays["far"] + 0.7)
   for orientation, same in (("direction", True), ("ray", False)):
-    config = renderers.ModelConfig(width=32, depth=2, head_width=16, learned_sampling=False,
-                                   shared_trunk=shared_trunk, view_consistent_sigma=True,
-                                   color_orientation=orientation)
-    for cls in (renderers.AutoIntRenderer, renderers.QuadratureRenderer):
+    config = dict(width=32, depth=2, head_width=16, learned_sampling=False,
+                  shared_trunk=shared_trunk, view_consistent_sigma=True,
+                  color_orientation=orientation)
+    for make in (autoint_renderer, quadrature_renderer):
       tf.random.set_seed(0)
-      model = cls(config).build_all()
-      a, b = (model.render(r, 8) if cls is renderers.AutoIntRenderer else model.render(r)
-              for r in (rays, moved))
+      model = make(**config).build_all()
+      a, b = (model.render(r, 8) for r in (rays, moved))
       gap = np.abs(a["rgb"].numpy() - b["rgb"].numpy()).max()
-      assert (gap < 1e-4) if same else (gap > 1e-3), (orientation, cls.__name__, gap)
+      assert (gap < 1e-4) if same else (gap > 1e-3), (orientation, make.__name__, gap)

@@ -15,14 +15,15 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from conftest import app_config
 from autoint_tf import ct
 from autoint_tf import grad_net
 from autoint_tf import radiance
 from autoint_tf import tomography
 from autoint_tf import training
-from serving import client
-from serving import export
-from serving import tflite
+from autoint_tf.serving import client
+from autoint_tf.serving import export
+from autoint_tf.serving import tflite
 from conftest import in_process as _in_process
 from conftest import served_inputs as _inputs
 
@@ -114,7 +115,7 @@ def test_grpc_and_both_rest_formats_give_the_same_numbers(served):
   test = served["test"]
   image = client.render_image(grpc_client, test.poses[0], test.height, test.width, test.focal,
                               batch_size=16)
-  local = radiance.render_views(served["model"], test.subset(slice(0, 1)), "autoint", 8)
+  local = radiance.render_views(served["model"], test.subset(slice(0, 1)), 8)
   np.testing.assert_allclose(image["rgb"], local["rgb"][0], atol=1e-5)
   grpc_client.close()
 
@@ -215,7 +216,7 @@ def test_tflite_render_rays_matches_tensorflow(served):
   assert max(diffs.values()) < 1e-4, diffs
   # ... and against the exported TF Serving signature itself.
   inputs = _inputs(served, 16)
-  got = tflite.run(flats["render_rays"], inputs)
+  got = tflite.invoke(flats["render_rays"], inputs)
   np.testing.assert_allclose(got["rgb"], _in_process(served, inputs)["rgb"], atol=1e-4)
 
 
@@ -229,7 +230,7 @@ def test_tftrt_stops_with_a_clear_message():
 
 @pytest.mark.parametrize("parameterization", ["ray", "point"])
 def test_line_integral_signature_agrees_for_any_geometry_and_orientation(parameterization):
-  cfg = ct.Config(parameterization=parameterization, depth=2, width=16)
+  cfg = app_config(ct.Config, parameterization=parameterization, depth=2, width=16)
   phi = ct.make_network(cfg)
   fn = export.ct_functions(phi, cfg, radius=2.0, checks=False)["line_integral"][0]
   for lines in (tomography.parallel_beam_lines(np.arange(6) * np.pi / 6, 5),
@@ -276,7 +277,7 @@ def test_operator_files_parse_with_tf_serving_protos_and_warmup_replays(served):
   from google.protobuf import text_format  # pylint: disable=g-import-not-at-top
   from tensorflow_serving.apis import prediction_log_pb2  # pylint: disable=g-import-not-at-top
   from tensorflow_serving.config import model_server_config_pb2  # pylint: disable=g-import-not-at-top
-  from serving import session  # pylint: disable=g-import-not-at-top
+  from autoint_tf.serving import session  # pylint: disable=g-import-not-at-top
   model_dir = os.path.join(served["base"], "autoint")
   with open(os.path.join(model_dir, "models.config")) as f:
     config = text_format.Parse(f.read(), model_server_config_pb2.ModelServerConfig())

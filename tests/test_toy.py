@@ -8,6 +8,7 @@ import sys
 import numpy as np
 import pytest
 
+from conftest import app_config
 from autoint_tf import toy
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -43,7 +44,7 @@ def test_expression_and_samples_integrands_match_closed_form(tmp_path):
 
 
 def test_bad_integrand_inputs_are_named(tmp_path):
-  with pytest.raises(ValueError, match="--expression='x \\*\\* '"):
+  with pytest.raises(ValueError, match="--config.expression='x \\*\\* '"):
     toy.expression_integrand("x ** ", 0, 1)
   with pytest.raises(ValueError, match="NaN or inf"):
     toy.expression_integrand("1 / x", -1, 1)
@@ -52,9 +53,9 @@ def test_bad_integrand_inputs_are_named(tmp_path):
   with pytest.raises(ValueError, match=r"bad.npy.*shape \(5, 3\)"):
     toy.samples_integrand(str(bad))
   with pytest.raises(ValueError, match="Unknown activation"):
-    toy.train_and_evaluate(toy.Config(activation="gelu", steps=1), str(tmp_path))
-  with pytest.raises(ValueError, match="Unknown integrand 'exp'"):
-    toy.make_integrand(toy.Config(integrand="exp"))
+    toy.train_and_evaluate(app_config(toy.Config, activation="gelu", steps=1), str(tmp_path))
+  with pytest.raises(ValueError, match="--config.integrand=exp: choose one of"):
+    toy.make_integrand(app_config(toy.Config, integrand="exp"))
 
 
 def test_default_1d_training_integrates_the_paper_polynomial(tmp_path):
@@ -67,7 +68,7 @@ def test_default_1d_training_integrates_the_paper_polynomial(tmp_path):
 
 
 # Measured: max error 0.25% (seed 0) and 0.44% (seed 2) of range x area, evaluated in float64.
-TWO_D = toy.Config(integrand="smooth2d", lower=-1.0, upper=1.0, steps=3000)
+TWO_D = app_config(toy.Config, integrand="smooth2d", lower=-1.0, upper=1.0, steps=3000)
 
 
 def test_2d_box_integrals_match_closed_form(tmp_path):
@@ -80,8 +81,8 @@ def test_2d_box_integrals_match_closed_form(tmp_path):
 
 def test_cli_runs_and_writes_outputs(tmp_path):
   out = subprocess.run(
-      [sys.executable, "-m", "train.integrate", f"--workdir={tmp_path}", "--steps=20",
-       "--integrand=expression", "--expression=np.exp(-x**2)", "--width=16"],
+      [sys.executable, "-m", "train.integrate", f"--workdir={tmp_path}", "--config.loop.steps=20",
+       "--config.integrand=expression", "--config.expression=np.exp(-x**2)", "--config.width=16"],
       cwd=ROOT, capture_output=True, text=True, timeout=300, check=True)
   assert "max error" in out.stdout
   metrics = json.loads((tmp_path / "metrics.json").read_text())

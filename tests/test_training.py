@@ -11,12 +11,13 @@ import time
 import numpy as np
 import pytest
 
+from conftest import app_config
 from autoint_tf import toy
 from autoint_tf import training
 from conftest import committed_step
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TINY = toy.Config(steps=10, width=16, depth=2, checkpoint_every=5, log_every=5,
+TINY = app_config(toy.Config, steps=10, width=16, depth=2, checkpoint_every=5, log_every=5,
                   num_eval_intervals=10)
 
 
@@ -34,8 +35,8 @@ def test_learning_rate_schedules_are_their_closed_forms(kind):
   with pytest.raises(ValueError, match="lr_decay_steps > 0"):
     training.learning_rate_schedule(dataclasses.replace(config, lr_decay_steps=0,
                                                         lr_schedule="exponential"))
-  with pytest.raises(ValueError, match="Unknown lr_schedule 'step'"):
-    training.learning_rate_schedule(dataclasses.replace(config, lr_schedule="step"))
+  with pytest.raises(ValueError, match="--config.loop.lr_schedule=step: choose one of"):
+    training.LoopConfig(lr_schedule="step")
 
 
 def test_workdir_format_and_restore_of_a_finished_run(tmp_path):
@@ -64,7 +65,7 @@ def test_a_damaged_newest_checkpoint_falls_back_to_the_newest_intact_one(tmp_pat
   task = toy.Task(TINY, toy.INTEGRANDS["poly"], *toy.training_points(
       TINY, toy.INTEGRANDS["poly"], np.random.default_rng(0)))
   with pytest.warns(UserWarning, match="ckpt-10 is damaged"):
-    _, history = training.fit(task, dataclasses.replace(TINY, steps=15), str(tmp_path),
+    _, history = training.fit(task, app_config(TINY, steps=15).loop, str(tmp_path),
                               progress=False)
   assert history["start_step"] == 5 and history["loss"][-1][0] == 15
   # The logged rates and the evaluation curve's training minutes (of this call) are recorded.
@@ -78,17 +79,17 @@ def test_a_damaged_newest_checkpoint_falls_back_to_the_newest_intact_one(tmp_pat
     if p.name.startswith("ckpt-") and ".index" in p.name:
       p.write_bytes(b"not an sstable")
   with pytest.raises(ValueError, match="Every checkpoint in the run is damaged"):
-    training.fit(task, dataclasses.replace(TINY, steps=20), str(tmp_path), progress=False)
+    training.fit(task, app_config(TINY, steps=20).loop, str(tmp_path), progress=False)
 
 
 def test_several_steps_a_call_give_the_weights_and_logs_of_one_step_a_call(tmp_path):
   # 13 steps, 4 a call, logs and checkpoints every 5: calls of 4, 1, 4, 1, 3 steps.
-  config = dataclasses.replace(TINY, steps=13)
+  config = app_config(TINY, steps=13)
   task = toy.Task(config, toy.INTEGRANDS["poly"], *toy.training_points(
       config, toy.INTEGRANDS["poly"], np.random.default_rng(0)))
   runs = {}
   for k in (1, 4):
-    model, history = training.fit(task, dataclasses.replace(config, steps_per_execution=k),
+    model, history = training.fit(task, app_config(config, steps_per_execution=k).loop,
                                   str(tmp_path / str(k)), progress=False)
     runs[k] = model.get_weights(), history
     assert [s for s, _ in history["loss"]] == [5, 10, 13] and history["last_step"] == 13
@@ -96,18 +97,17 @@ def test_several_steps_a_call_give_the_weights_and_logs_of_one_step_a_call(tmp_p
   for a, b in zip(runs[1][0], runs[4][0]):
     np.testing.assert_array_equal(a, b)  # the same batches in the same order
   assert runs[1][1]["loss"] == runs[4][1]["loss"]
-  with pytest.raises(ValueError, match="--steps_per_execution=0: give at least 1"):
-    training.fit(task, dataclasses.replace(config, steps_per_execution=0),
-                 str(tmp_path / "0"), progress=False)
+  with pytest.raises(ValueError, match="--config.loop.steps_per_execution=0: give a number"):
+    app_config(config, steps_per_execution=0)
 
 
 def test_toy_job_resumes_after_sigkill_with_the_weights_of_an_uninterrupted_run(tmp_path):
   workdir = tmp_path / "run"
   # A constant learning rate: the killed run (steps=100000) and the resumed one (fewer steps)
   # then follow the same schedule.
-  args = [sys.executable, "-m", "train.integrate", f"--workdir={workdir}", "--width=16",
-          "--depth=2", "--checkpoint_every=20", "--log_every=20", "--steps=100000",
-          "--lr_schedule=constant"]
+  args = [sys.executable, "-m", "train.integrate", f"--workdir={workdir}", "--config.width=16",
+          "--config.depth=2", "--config.loop.checkpoint_every=20", "--config.loop.log_every=20",
+          "--config.loop.steps=100000", "--config.loop.lr_schedule=constant"]
   proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
   deadline = time.time() + 300
@@ -117,8 +117,8 @@ def test_toy_job_resumes_after_sigkill_with_the_weights_of_an_uninterrupted_run(
   proc.wait()
   saved = committed_step(workdir / "checkpoints")
   assert saved >= 40, "no checkpoint was committed before the deadline"
-  config = toy.Config(width=16, depth=2, checkpoint_every=20, log_every=20, steps=saved + 20,
-                      lr_schedule="constant", num_eval_intervals=10)
+  config = app_config(toy.Config, width=16, depth=2, checkpoint_every=20, log_every=20,
+                      steps=saved + 20, lr_schedule="constant", num_eval_intervals=10)
   toy.train_and_evaluate(config, str(workdir), progress=False)
   toy.train_and_evaluate(config, str(tmp_path / "straight"), progress=False)
   resumed, straight = (training.restore(str(d)) for d in (workdir, tmp_path / "straight"))
