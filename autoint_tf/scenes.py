@@ -90,7 +90,9 @@ class Views:
             "far": float(self.far), "ndc": bool(self.ndc), "height": self.height,
             "width": self.width, "focal": float(self.focal),
             "pixel_center": float(self.pixel_center),
-            "box": None if self.box is None else [list(map(float, c)) for c in self.box]}
+            "box": None if self.box is None else [list(map(float, c)) for c in self.box],
+            # a camera of these views (c2w 4x4): where a viewer of the model starts
+            "view_pose": np.asarray(self.poses[0], np.float64).tolist()}
 
 
 def ray_batches(views, batch_size, seed=0, start_step=0, precrop_steps=0, precrop_fraction=0.5):

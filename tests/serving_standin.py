@@ -17,6 +17,7 @@ nested too deeply) gets an error within `BODY_TIMEOUT` seconds, never a hang.
 """
 
 import concurrent.futures
+import contextlib
 import http.server
 import json
 import os
@@ -284,22 +285,50 @@ class Standin:
 
     return Handler
 
-  def start(self):
-    """Starts both servers on free loopback ports; returns (rest_port, grpc_port)."""
+  def start(self, rest_port=0, grpc_port=0):
+    """Starts both servers on loopback, on free ports unless given; returns (rest_port,
+    grpc_port)."""
     options = [("grpc.max_send_message_length", 1 << 30),
                ("grpc.max_receive_message_length", 1 << 30)]
     self._grpc = grpc.server(concurrent.futures.ThreadPoolExecutor(max_workers=16),
                              options=options)
     prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(self._servicer(),
                                                                         self._grpc)
-    grpc_port = self._grpc.add_insecure_port("127.0.0.1:0")
+    grpc_port = self._grpc.add_insecure_port(f"127.0.0.1:{grpc_port}")
     self._grpc.start()
-    self._http = http.server.ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-    self._http.daemon_threads = True
+    self._http = _HTTPServer(("127.0.0.1", rest_port), self._handler())
     threading.Thread(target=self._http.serve_forever, daemon=True).start()
     return self._http.server_address[1], grpc_port
 
   def stop(self):
+    """Stops both servers and drops open connections, as a server that goes away does."""
     self._http.shutdown()
     self._http.server_close()
+    self._http.drop_connections()
     self._grpc.stop(None)
+
+
+class _HTTPServer(http.server.ThreadingHTTPServer):
+  """A threading HTTP server that knows its open connections (keep-alive ones outlive
+  `shutdown`, which only stops accepting new ones)."""
+  daemon_threads = True
+
+  def __init__(self, *args, **kwargs):
+    self._open, self._lock = set(), threading.Lock()
+    super().__init__(*args, **kwargs)
+
+  def process_request(self, request, client_address):
+    with self._lock:
+      self._open.add(request)
+    super().process_request(request, client_address)
+
+  def shutdown_request(self, request):
+    with self._lock:
+      self._open.discard(request)
+    super().shutdown_request(request)
+
+  def drop_connections(self):
+    with self._lock:
+      for request in list(self._open):
+        with contextlib.suppress(OSError):
+          request.shutdown(socket.SHUT_RDWR)

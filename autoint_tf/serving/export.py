@@ -19,6 +19,8 @@ outputs; every request is checked inside the graph, bad input -> INVALID_ARGUMEN
     render_rays_bounded: rays_o, rays_d, near [B], far [B] -> rgb, depth, opacity.
     ray_integral: rays_o, rays_d, t0 [B], t1 [B] -> sigma_integral [B], color_integral [B,3]:
         integral over [t0, t1] of the density and colour pre-activations (two evaluations).
+    The quadrature baseline exports render_rays and render_rays_bounded (its own coarse +
+    fine samples; no integral networks, so no ray_integral), e.g. to compare it in the viewer.
   CT models: line_integral: start [B,2], end [B,2] (line end points, the sinogram's
         units) -> value [B], the line integral of the attenuation between them.
   1D/nD models: definite_integral: lower [B,D], upper [B,D] -> integral [B,K].
@@ -179,17 +181,21 @@ def radiance_functions(model, info, num_sections=8, max_batch=DEFAULT_MAX_BATCH,
       c.order(names[0], more[names[0]], names[1], more[names[1]])
     return c.passed(rays_o, rays_d, *more.values())
 
+  def render(scene_rays):
+    if model.renders_at_sections:
+      out = model.render(scene_rays, num_sections, portable=portable)
+    else:  # the quadrature baseline: its own samples
+      out = model.render(scene_rays)
+    return checked_result({k: out[k] for k in ("rgb", "depth", "opacity")}, checks)
+
   def render_rays(rays_o, rays_d):
     rays_o, rays_d = check_rays(rays_o, rays_d)
     b = tf.shape(rays_o)[0]
-    out = model.render(rays(rays_o, rays_d, tf.fill([b], near0), tf.fill([b], far0)),
-                       num_sections, portable=portable)
-    return checked_result({k: out[k] for k in ("rgb", "depth", "opacity")}, checks)
+    return render(rays(rays_o, rays_d, tf.fill([b], near0), tf.fill([b], far0)))
 
   def render_rays_bounded(rays_o, rays_d, near, far):
     rays_o, rays_d, near, far = check_rays(rays_o, rays_d, near=near, far=far)
-    out = model.render(rays(rays_o, rays_d, near, far), num_sections, portable=portable)
-    return checked_result({k: out[k] for k in ("rgb", "depth", "opacity")}, checks)
+    return render(rays(rays_o, rays_d, near, far))
 
   def ray_integral(rays_o, rays_d, t0, t1):
     rays_o, rays_d, t0, t1 = check_rays(rays_o, rays_d, t0=t0, t1=t1)
@@ -205,12 +211,12 @@ def radiance_functions(model, info, num_sections=8, max_batch=DEFAULT_MAX_BATCH,
     return checked_result({"sigma_integral": out[:, 0], "color_integral": out[:, 1:]}, checks)
 
   ray = [_spec([None, 3], "rays_o"), _spec([None, 3], "rays_d")]
-  return {
-      "render_rays": (render_rays, ray),
-      "render_rays_bounded": (render_rays_bounded,
-                              ray + [_spec([None], "near"), _spec([None], "far")]),
-      "ray_integral": (ray_integral, ray + [_spec([None], "t0"), _spec([None], "t1")]),
-  }
+  functions = {"render_rays": (render_rays, ray),
+               "render_rays_bounded": (render_rays_bounded,
+                                       ray + [_spec([None], "near"), _spec([None], "far")])}
+  if model.renders_at_sections:  # integral networks: any section's integral in two evaluations
+    functions["ray_integral"] = (ray_integral, ray + [_spec([None], "t0"), _spec([None], "t1")])
+  return functions
 
 
 # ---------------------------------------------------------------------------------------------
@@ -438,12 +444,12 @@ def export(workdir, export_base, model_name, version=None, num_sections=8,
           "checkpoint": os.path.basename(run.checkpoint), "max_batch_size": max_batch,
           "max_magnitude": MAX_MAGNITUDE}
   if run.application == "radiance":
-    if run.config.renderer != "autoint":
-      raise ValueError("Only AutoInt renderers export render_rays (the quadrature baseline has "
-                       "no integral networks).")
     functions, default = radiance_functions(run.model, run.context, num_sections, max_batch,
                                             allow_any_bounds=allow_any_bounds), "render_rays"
-    info.update(num_sections=num_sections, allow_any_bounds=allow_any_bounds)
+    info.update(renderer=run.config.renderer, allow_any_bounds=allow_any_bounds,
+                evaluations_per_ray=run.model.evaluations_per_ray(num_sections))
+    if run.model.renders_at_sections:
+      info.update(num_sections=num_sections)
   elif run.application == "ct":
     functions, default = ct_functions(run.model, run.config, float(run.context["radius"]),
                                       max_batch), "line_integral"
