@@ -3,7 +3,8 @@ the model's checked render_rays, the displayed image, its JPEG for the page) at 
 200², for AutoInt at N = 8 and for the quadrature baseline with the same networks, measured side
 by side in one run (interleaved, medians). Then where an AutoInt frame's time goes at 100²: the
 sampling network, the integral networks at the N + 1 posts, compositing, the request checks,
-the rays, the image and its encoding, against the same run's fp32 matmul rate.
+the rays, the image and its encoding, against the same run's fp32 matmul rate, and the frame's
+render_rays graph by op (matmuls, activation, encoding, concatenation, elementwise products).
 
   python -m benchmarks.viewer [--presets=tiny,lego] [--repeats=7]
 
@@ -71,6 +72,39 @@ def network_flops(layer):
   return sum(2 * int(np.prod(w.shape)) for w in layer.weights if len(w.shape) == 2)
 
 
+OP_GROUPS = (("matmul", ("MatMul",)), ("activation (swish)", ("Swish", "Sigmoid")),
+             ("encoding (sin, cos)", ("Sin", "Cos")), ("concatenation", ("ConcatV2",)),
+             ("elementwise products", ("Mul", "RealDiv", "AddV2", "Sub")))
+
+
+def op_times(model, rays_o, rays_d, repeats=5):
+  """Seconds by op group (OP_GROUPS) of one run of the render_rays graph: its frozen graph in a
+  TF1 session, the step stats of a full trace."""
+  from tensorflow.python.framework import convert_to_constants  # pylint: disable=g-import-not-at-top
+  from autoint_tf.serving import export  # pylint: disable=g-import-not-at-top
+  fn, signature = export.radiance_functions(model, CONTEXT, 8)["render_rays"]
+  frozen = convert_to_constants.convert_variables_to_constants_v2(
+      tf.function(fn, input_signature=signature).get_concrete_function())
+  graph = tf.Graph()
+  with graph.as_default():
+    tf.graph_util.import_graph_def(frozen.graph.as_graph_def(), name="")
+  feed = dict(zip([t.name for t in frozen.inputs], [rays_o, rays_d]))
+  outs = [t.name for t in frozen.outputs]
+  totals = {group: 0.0 for group, _ in OP_GROUPS}
+  with tf.compat.v1.Session(graph=graph) as sess:
+    for _ in range(2):
+      sess.run(outs, feed)
+    for _ in range(repeats):
+      meta = tf.compat.v1.RunMetadata()
+      sess.run(outs, feed, options=tf.compat.v1.RunOptions(trace_level=3), run_metadata=meta)
+      for node in (n for dev in meta.step_stats.dev_stats for n in dev.node_stats):
+        kind = node.timeline_label.split("(")[0].split("=")[-1].strip()
+        group = next((g for g, kinds in OP_GROUPS if any(k in kind for k in kinds)), "other")
+        totals[group] = totals.get(group, 0.0) + (
+            node.op_end_rel_micros - node.op_start_rel_micros) / 1e6 / repeats
+  return totals
+
+
 def breakdown(model, vmodel, page, size=100):
   """Seconds of each part of an AutoInt frame at size², interleaved."""
   cam = camera()
@@ -91,7 +125,7 @@ def breakdown(model, vmodel, page, size=100):
   mm = tf.function(lambda: tf.reduce_sum(tf.matmul(a, a)), jit_compile=False)
   cases = {
       "frame": frame_call(vmodel, page, size),
-      "rays": lambda: rays_lib.camera_rays(cam.c2w, size, size, focal)[0].numpy(),
+      "rays": lambda: viewer.camera_rays(size, size)(cam.c2w, np.float32(focal))[0].numpy(),
       "render_rays (checked, numpy out)": lambda: vmodel.predict(
           {"rays_o": o.numpy(), "rays_d": d.numpy()}, "render_rays"),
       "render (unchecked)": lambda: unchecked(scene)["rgb"].numpy(),
@@ -107,7 +141,8 @@ def breakdown(model, vmodel, page, size=100):
   flops = {"sampling network (posts)": network_flops(model.sampler) * b if model.sampler else 0,
            "integral networks at N + 1 posts": network_flops(model.phi) * b * 9}
   flops["render (unchecked)"] = sum(flops.values())
-  return seconds, flops, matmul_rate
+  ops = op_times(model, o.numpy(), d.numpy())
+  return seconds, flops, matmul_rate, ops
 
 
 def main(argv):
@@ -140,8 +175,9 @@ def main(argv):
   parts = {}
   for preset in FLAGS.presets:
     model, vmodel = models[f"{preset} AutoInt N = 8"]
-    seconds, flops, rate = breakdown(model, vmodel, page)
-    parts[preset] = {"seconds": seconds, "flops": flops, "matmul_gflops": rate / 1e9}
+    seconds, flops, rate, ops = breakdown(model, vmodel, page)
+    parts[preset] = {"seconds": seconds, "flops": flops, "matmul_gflops": rate / 1e9,
+                     "ops": ops}
     frame = seconds["frame"]
     text += (f"\nWhere a {preset} AutoInt frame (N = 8, 100², {1e3 * frame:.0f} ms) goes; "
              f"fp32 matmul {rate / 1e9:.0f} GFLOP/s in the same run:\n\n" + report.table(
@@ -150,6 +186,12 @@ def main(argv):
                    f"{flops[k] / v / 1e9:.0f}" if k in flops else "",
                    f"{flops[k] / v / rate:.0%}" if k in flops else ""]
                   for k, v in seconds.items()]))
+    traced = sum(ops.values())
+    text += (f"\nThe same frame's render_rays graph by op (a traced run, {1e3 * traced:.0f} ms of "
+             f"op time; the matmuls at {flops['render (unchecked)'] / ops['matmul'] / 1e9:.0f} "
+             "GFLOP/s):\n\n" + report.table(
+                 ["ops", "ms", "share"], [[k, f"{1e3 * v:.1f}", f"{v / traced:.0%}"]
+                                         for k, v in ops.items()]))
   print(text)
   page.stop()
   if FLAGS.write:

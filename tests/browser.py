@@ -75,6 +75,14 @@ def canvas(tab, path=None):
   return iio.imread(png, extension=".png")[..., :3].astype(np.float32) / 255
 
 
+def drag(tab, start, end, steps=10):
+  """A left-button mouse drag on the page from `start` to `end` (x, y): viser orbits."""
+  tab.mouse.move(*start)
+  tab.mouse.down()
+  tab.mouse.move(*end, steps=steps)
+  tab.mouse.up()
+
+
 def dismiss_notifications(tab):
   """Closes viser's notifications (the software-WebGL one covers part of the canvas)."""
   for button in tab.locator(".mantine-Notification-closeButton").all():

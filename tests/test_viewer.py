@@ -238,10 +238,7 @@ def test_the_page_in_a_real_browser_side_by_side(runs):
           np.abs(left - right).mean() > 0.02                         # of two different models
       # A drag on the canvas orbits the camera; a new image arrives and differs.
       count = browser.frames(tab)
-      tab.mouse.move(300, 420)
-      tab.mouse.down()
-      tab.mouse.move(520, 380, steps=10)
-      tab.mouse.up()
+      browser.drag(tab, (300, 420), (520, 380), 10)
       browser.wait_for(tab, lambda body: browser.frames(tab) > count + 1 and
                        browser.full_frames(body) == 2, 60.0, "a new frame after the drag")
       assert not np.allclose(view._camera.c2w, start, atol=1e-3)  # pylint: disable=protected-access
@@ -277,10 +274,7 @@ def test_the_command_shows_a_server_that_goes_away_and_comes_back(served):
     with browser.page(f"http://127.0.0.1:{port}") as tab:
       browser.wait_for(tab, lambda body: browser.full_frames(body) == 1, 60.0, "a frame")
       standin.stop()
-      tab.mouse.move(300, 420)
-      tab.mouse.down()
-      tab.mouse.move(420, 400, steps=5)
-      tab.mouse.up()
+      browser.drag(tab, (300, 420), (420, 400), 5)
       browser.wait_for(tab, lambda body: "unreachable, retrying" in body, 30.0,
                        "the message of a server that went away")
       standin.start(rest_port=rest)

@@ -30,6 +30,7 @@ renderer-driven viewer needs. It is the `[viewer]` extra; the core library does 
 """
 
 import dataclasses
+import functools
 import json
 import os
 import re
@@ -138,9 +139,9 @@ class Model:
   def render(self, c2w, height, width, focal):
     """The render_rays outputs of the camera (dict of rgb [H, W, 3], depth, opacity [H, W])
     and the seconds the model took (rays in and answers out included)."""
-    from autoint_tf import rays  # pylint: disable=g-import-not-at-top
     center = float(self.context.get("pixel_center", 0.0))
-    rays_o, rays_d = rays.camera_rays(c2w, height, width, focal, pixel_center=center)
+    rays_o, rays_d = camera_rays(height, width, center)(np.asarray(c2w, np.float32),
+                                                         np.float32(focal))
     rays_o, rays_d = rays_o.numpy().reshape(-1, 3), rays_d.numpy().reshape(-1, 3)
     parts, start = [], time.perf_counter()
     for i in range(0, len(rays_o), self.max_batch):
@@ -151,6 +152,16 @@ class Model:
     out = {k: np.concatenate([np.asarray(p[k]) for p in parts]).reshape(
         (height, width) + np.shape(parts[0][k])[1:]) for k in ("rgb", "depth", "opacity")}
     return out, seconds
+
+
+@functools.lru_cache(maxsize=16)
+def camera_rays(height, width, pixel_center=0.0):
+  """rays.camera_rays of one image size as a graph: (c2w [4, 4], focal) -> (rays_o, rays_d)
+  [H, W, 3] (run eagerly, its ops cost ~5 ms of a 100² frame)."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from autoint_tf import rays  # pylint: disable=g-import-not-at-top
+  return tf.function(lambda c2w, focal: rays.camera_rays(c2w, height, width, focal,
+                                                         pixel_center=pixel_center))
 
 
 def _calling(fn, *args):
