@@ -22,6 +22,7 @@ field of view (default: what the detector sees at the origin).
 import dataclasses
 import json
 import os
+import warnings
 from typing import Optional
 
 import numpy as np
@@ -111,13 +112,20 @@ def _angles(geometry, from_file=None):
   elif from_file is not None:
     angles = np.asarray(from_file, np.float64).reshape(-1)
   elif "num_angles" in geometry:
+    count = geometry["num_angles"]
+    if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 1:
+      raise ValueError(f"geometry num_angles {count!r}: give the number of views, an integer "
+                       ">= 1.")
     start, stop = geometry.get("angle_range", [0.0, 180.0 if unit == "degrees" else np.pi])
     angles = start + (stop - start) * np.arange(geometry["num_angles"]) / geometry["num_angles"]
   else:
     raise ValueError("geometry needs the view angles: 'angles' (a list), or 'num_angles' (and "
                      "optionally 'angle_range'), or an 'angles' array in the data file.")
   if not np.all(np.isfinite(angles)):
-    raise ValueError("geometry: the view angles contain NaN or inf.")
+    where = ("the data file's angles" if "angles" not in geometry and from_file is not None
+             else "geometry")
+    raise ValueError(f"{where}: the view angles contain NaN or inf (first at view "
+                     f"{int(np.argmin(np.isfinite(angles)))}).")
   angles = np.deg2rad(angles) if unit == "degrees" else angles
   convention = geometry.get("convention", "autoint")
   if convention not in ("autoint", "astra"):
@@ -288,6 +296,9 @@ def load_geometry(spec):
   if os.path.exists(spec):
     with open(spec) as f:
       text = f.read()
+  elif spec.strip()[:1] not in ("{", "[") and spec.lower().endswith(".json"):
+    raise FileNotFoundError(f"Geometry file {spec!r} does not exist (give a JSON file's path "
+                            "or the JSON itself).")
   try:
     geometry = json.loads(text)
   except json.JSONDecodeError as e:
@@ -314,6 +325,9 @@ def load_scan(path, geometry, variable=None):
   """
   geometry = load_geometry(geometry)
   sinogram, file_angles = _read_array(path, variable, geometry.get("angles_variable"))
+  if np.asarray(sinogram).dtype == bool:
+    raise ValueError(f"Sinogram in {path!r} is boolean (a mask?); a sinogram holds the "
+                     "measured line integrals (attenuation), numbers >= 0.")
   sinogram = np.asarray(sinogram, np.float64)
   if geometry.get("transpose"):
     sinogram = sinogram.T
@@ -326,11 +340,49 @@ def load_scan(path, geometry, variable=None):
     raise ValueError(f"Sinogram in {path!r} has {int(bad.sum())} NaN/inf value(s), first at "
                      f"[view {rows[0]}, detector {cols[0]}]; clean or mask them first.")
   geometry.setdefault("num_detectors", sinogram.shape[1])
-  angles = _angles(geometry, file_angles)
+  try:
+    angles = _angles(geometry, file_angles)
+  except ValueError as e:
+    raise ValueError(f"Scan {path!r}: {e}") from None
   want = (len(angles), int(geometry["num_detectors"]))
   if sinogram.shape != want:
     hint = (" It looks transposed: add \"transpose\": true to the geometry."
             if sinogram.shape == want[::-1] else "")
     raise ValueError(f"Sinogram in {path!r} has shape {sinogram.shape} but the geometry gives "
                      f"{want[0]} angles x {want[1]} detectors.{hint}")
+  sinogram, angles = _checked_views(sinogram, angles, path, geometry)
   return Scan(sinogram, angles, geometry_lines(geometry, angles), geometry, source=path)
+
+
+def _checked_views(sinogram, angles, path, geometry):
+  """The views of a measured scan, checked for what loads but is wrong, in angle order.
+
+  Refused: a sinogram with no positive value (line integrals of attenuation are >= 0: a sign
+  flipped), angles spanning more than a turn in radians (degrees labelled radians), one angle
+  with two different rows. Views stored out of angle order are put in order, with a warning:
+  "every k-th view" then keeps the same views whatever order the file has.
+  """
+  if sinogram.max() <= 0:
+    raise ValueError(f"Sinogram in {path!r} has no positive value (min {sinogram.min():.4g}, "
+                     f"max {sinogram.max():.4g}); line integrals of attenuation are >= 0: if "
+                     "it is -log(I/I0) with the sign flipped, negate it.")
+  span = float(np.ptp(angles))
+  if geometry.get("angle_unit", "radians") == "radians" and span > 2 * np.pi * (1 + 1e-6):
+    raise ValueError(f"Geometry of {path!r}: the view angles span {span:.4g} radians, "
+                     f"{span / (2 * np.pi):.1f} turns; if they are degrees, set "
+                     "\"angle_unit\": \"degrees\".")
+  order = np.argsort(angles, kind="stable")
+  sorted_angles = angles[order]
+  same = np.nonzero(np.diff(sorted_angles) <= 1e-9 * max(span, 1.0))[0]
+  for k in same:
+    i, j = sorted(order[[k, k + 1]])
+    if not np.allclose(sinogram[i], sinogram[j]):
+      raise ValueError(f"Sinogram in {path!r}: views {i} and {j} have the same angle "
+                       f"({angles[i]:.6g} rad) but different rows; remove one of them or "
+                       "fix the angles.")
+  steps = np.diff(angles)
+  if not (np.all(steps >= 0) or np.all(steps <= 0)):
+    warnings.warn(f"Sinogram in {path!r}: its views are not in angle order; they are put in "
+                  "order (every k-th view is then the same whatever order the file has).")
+    return sinogram[order], sorted_angles
+  return sinogram, angles

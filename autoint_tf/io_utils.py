@@ -8,14 +8,27 @@ import re
 import tempfile
 
 
+def process_alive(pid):
+  """Whether process `pid` runs (on this host)."""
+  try:
+    os.kill(pid, 0)
+  except ProcessLookupError:
+    return False
+  except PermissionError:
+    return True  # another user's
+  return True
+
+
 @contextlib.contextmanager
 def atomic_path(path):
-  """Yields a temporary path beside `path`; renames it onto `path` only on success."""
+  """Yields a temporary path beside `path` (`.NAME.PID.XXXX.tmp.EXT`); renames it onto `path`
+  only on success. A killed writer's temporary is removed by `remove_stale_temporaries`."""
   path = os.fspath(path)
   directory = os.path.dirname(os.path.abspath(path))
   os.makedirs(directory, exist_ok=True)
   base, ext = os.path.splitext(os.path.basename(path))
-  fd, tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=f".tmp{ext}", dir=directory)
+  fd, tmp = tempfile.mkstemp(prefix=f".{base}.{os.getpid()}.", suffix=f".tmp{ext}",
+                             dir=directory)
   os.close(fd)
   umask = os.umask(0)
   os.umask(umask)
@@ -26,6 +39,15 @@ def atomic_path(path):
   finally:
     if os.path.exists(tmp):
       os.remove(tmp)
+
+
+def remove_stale_temporaries(directory):
+  """Removes the `atomic_path` temporaries in `directory` whose writing process is gone."""
+  for name in os.listdir(directory) if os.path.isdir(directory) else ():
+    match = re.fullmatch(r"\..+\.(\d+)\.[^.]+\.tmp(\.[^.]*)?", name)
+    if match and not process_alive(int(match.group(1))):
+      with contextlib.suppress(OSError):
+        os.remove(os.path.join(directory, name))
 
 
 def load_numpy(path, what):

@@ -38,12 +38,18 @@ class BatchConfig:
   size: int = knob(256, "Rays a step (global, over all replicas).")
   precrop_steps: int = knob(0, "First steps on the central half of each view (NeRF's precrop; "
                             "guards against densities dying at the start).")
-  random_background: bool = knob(False, "Each training ray on a random background colour "
-                                 "(needs views with alpha: npz/blender): what the object does "
-                                 "not cover must stay transparent, not take the background's "
-                                 "colour.")
+  random_background: str = knob("auto", "Each training ray on a random background colour, so "
+                                "that what the object does not cover is learned as empty "
+                                "(opacity 0), not as the background's colour: auto (on when "
+                                "the training views carry alpha: the built-in scene, npz with "
+                                "alpha, Blender RGBA), on, off.")
 
   def __post_init__(self):
+    if isinstance(self.random_background, bool) or str(self.random_background).lower() in (
+        "true", "false"):  # (a bool, as the flag was before it had "auto")
+      self.random_background = "on" if str(self.random_background).lower() == "true" else "off"
+    check_choice("config.batch.random_background", self.random_background,
+                 ("auto", "on", "off"), "auto: on when the training views carry alpha")
     check_range("config.batch.size", self.size, 1, what="a number of rays")
     check_range("config.batch.precrop_steps", self.precrop_steps, 0,
                 what="0 (off) or a number of steps")
@@ -99,13 +105,14 @@ def _paper(scene):
   return Config(scene=scene, model=renderers.ModelConfig(
       depth=8, width=256, num_frequencies=10, direction_frequencies=4, shared_trunk=False),
                 sampler=renderers.SamplerConfig(num_sections=32, depth=5, width=256),
-                batch=BatchConfig(size=4096), loop=training.LoopConfig(
+                batch=BatchConfig(size=4096, random_background="off"), loop=training.LoopConfig(
                     steps=300000, learning_rate=5e-4, lr_schedule="exponential",
                     lr_decay_steps=200000, eval_every=5000, checkpoint_every=2500))
 
 
 PRESETS = {
-    # The built-in scene on this CPU (make demo).
+    # The built-in scene on this CPU (make demo); trained on random backgrounds (its views
+    # carry alpha), so its opacity and depth are right where the scene is empty.
     "tiny": Config(),
     # lego 100x100 on this 2-core CPU, 45 minutes (BENCHMARKS.md): exact section means at
     # jittered posts, two scales, the scene box, a sampling network that sees the ray's line.
@@ -115,6 +122,7 @@ PRESETS = {
         model=renderers.ModelConfig(num_frequencies=8, color_orientation="direction"),
         sampler=renderers.SamplerConfig(input="line"),
         loss=renderers.LossConfig(section_means="exact", post_jitter=1.0, exact_scales=2),
+        batch=BatchConfig(random_background="off"),  # as measured (its npz has alpha)
         loop=training.LoopConfig(steps=1000000, learning_rate=5e-3, lr_schedule="exponential",
                                  lr_decay_steps=3200, lr_decay_fraction=0.47,
                                  budget_minutes=45.0, log_every=100, eval_every=10000,
@@ -136,11 +144,17 @@ def preset(name):
   return copy.deepcopy(PRESETS[name])
 
 
+def random_backgrounds(batch, views):
+  """Whether training rays go on random background colours (BatchConfig.random_background)."""
+  return batch.random_background == "on" or (batch.random_background == "auto" and
+                                              views.alpha is not None)
+
+
 def load_views(config):
   """(train, test) Views of the configured scene (scenes.load), checked against what the
   renderer needs of them."""
   train_views, test_views = scenes.load(config.scene)
-  if config.batch.random_background and train_views.alpha is None:
+  if config.batch.random_background == "on" and train_views.alpha is None:
     raise ValueError(f"--config.batch.random_background: {train_views.name!r} has no alpha "
                      "(coverage) to composite on other backgrounds; it needs RGBA views (npz "
                      "with an alpha array, or Blender PNGs). Leave it off for this scene.")
@@ -191,7 +205,7 @@ class Task(training.Task):
     def add_noise(batch):
       seed = tf.stack([tf.cast(self.config.loop.seed, tf.int64) + 1, batch.pop("index")])
       batch.update(noise(b, seed))
-      if batch_config.random_background:    # the pixel and the render, both on a random colour
+      if random_backgrounds(batch_config, self.train_views):  # pixel and render on one colour
         batch["background"] = tf.random.stateless_uniform([b, 3], seed + 2)
         batch["rgb"] = rendering.recomposite(batch["rgb"], batch["alpha"],
                                              self.train_views.background,

@@ -262,7 +262,8 @@ def procedural_views(num_train=40, num_test=8, size=32, scene=BlobScene(), radiu
     rays = tmp.rays()
     ref = reference_render(scene, rays, background=background)
     return dataclasses.replace(tmp, images=ref["rgb"].reshape(-1, size, size, 3),
-                               depth=ref["depth"].reshape(-1, size, size))
+                               depth=ref["depth"].reshape(-1, size, size),
+                               alpha=ref["opacity"].reshape(-1, size, size))
   train = rays_lib.orbit_poses(num_train, radius, elevations_deg=(-30, -10, 10, 30, 50), turns=3)
   test = rays_lib.orbit_poses(num_test, radius, elevations_deg=(20, 0, 40, -20), turns=1,
                              phase_deg=22.5)
@@ -313,6 +314,16 @@ def split_channels(image, where):
   return np.broadcast_to(colour, image.shape[:2] + (3,)).astype(np.float32), alpha
 
 
+def _exif_orientation(path):
+  """The EXIF orientation tag of an image file (1, upright, when it has none)."""
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  try:
+    with Image.open(path) as image:
+      return int(image.getexif().get(0x0112, 1) or 1)
+  except Exception:  # pylint: disable=broad-except  (not a Pillow format: no EXIF to apply)
+    return 1
+
+
 def _read_image(path):
   """(rgb [H, W, 3], alpha [H, W] or None) in [0, 1] of an image file of any mode and bit depth
   (8/16-bit gray, gray + alpha, RGB, RGBA, palette)."""
@@ -320,7 +331,8 @@ def _read_image(path):
   if not os.path.exists(path):
     raise FileNotFoundError(f"Image {path!r} is missing.")
   try:
-    array = iio.imread(path)
+    # An EXIF orientation (a photo stored rotated) is applied, as image viewers show it.
+    array = iio.imread(path, rotate=True) if _exif_orientation(path) > 1 else iio.imread(path)
   except Exception as e:  # pylint: disable=broad-except  (every reader error of a bad file)
     raise ValueError(f"Image {path!r} cannot be read ({type(e).__name__}: {e}); is it an "
                      "image file?") from None
@@ -336,9 +348,13 @@ def _same_sizes(images, names, what):
                      f"{odd!r} differs); give every view at one size.")
 
 
+RIGID_TOLERANCE = 1e-3  # of |RᵀR − I| and of the last row: float32 files are within 1e-6
+
+
 def check_cameras(poses, where, focal=None):
-  """Camera-to-world poses [V, 4, 4] (a [V, 3, 4] array gains its last row), finite, with a
-  rotation part of full rank; a finite positive focal length. Returns float32 poses."""
+  """Camera-to-world poses [V, 4, 4] (a [V, 3, 4] array gains its last row), finite and rigid
+  (an orthonormal rotation part of determinant +1, last row [0, 0, 0, 1]); a finite positive
+  focal length. Returns float32 poses."""
   poses = np.asarray(poses)
   if poses.dtype.kind not in "fiu":
     raise ValueError(f"{where}: poses of dtype {poses.dtype}; expected numbers.")
@@ -351,9 +367,23 @@ def check_cameras(poses, where, focal=None):
   for i, pose in enumerate(poses):
     if not np.all(np.isfinite(pose)):
       raise ValueError(f"{where}: pose {i} contains NaN or inf.")
-    if abs(np.linalg.det(pose[:3, :3])) < 1e-6:
+    rot = pose[:3, :3]
+    det = np.linalg.det(rot)
+    if abs(det) < 1e-6:
       raise ValueError(f"{where}: pose {i} has a singular rotation part; expected a "
                        "camera-to-world matrix.")
+    if np.abs(pose[3] - [0.0, 0.0, 0.0, 1.0]).max() > RIGID_TOLERANCE:
+      raise ValueError(f"{where}: pose {i} has the last row {np.round(pose[3], 4).tolist()}; "
+                       "a camera-to-world matrix ends with [0, 0, 0, 1].")
+    error = np.abs(rot.T @ rot - np.eye(3)).max()
+    if error > RIGID_TOLERANCE or det < 0:
+      scales = np.linalg.norm(rot, axis=0)
+      what = ("a reflection (determinant −1: a flipped axis)" if det < 0 and error <=
+              RIGID_TOLERANCE else f"not a rotation (column lengths "
+              f"{', '.join(f'{v:.3g}' for v in scales)}, RᵀR off the identity by {error:.2g})")
+      raise ValueError(f"{where}: the rotation part of pose {i} is {what}; a camera-to-world "
+                       "pose is rigid: [R | t] with R orthonormal and det R = +1 (a scene "
+                       "that was scaled scales t, not R). Fix the poses in the file.")
   if focal is not None and not (np.isfinite(focal) and focal > 0):
     raise ValueError(f"{where}: focal length {focal!r}; expected a finite number > 0 (pixels).")
   return poses.astype(np.float32)
@@ -512,7 +542,8 @@ def load_llff(root, factor=8, bd_factor=0.75, hold_every=8):
   image_dir = os.path.join(root, f"images_{factor}")
   if not os.path.isdir(image_dir):
     raise FileNotFoundError(f"{image_dir!r} is missing (images downscaled by {factor}).")
-  files = sorted(f for f in os.listdir(image_dir) if f.lower().endswith((".png", ".jpg")))
+  files = sorted(f for f in os.listdir(image_dir)
+                 if f.lower().endswith((".png", ".jpg", ".jpeg")))
   if len(files) != len(poses):
     raise ValueError(f"{root!r}: {len(files)} images in {image_dir} but {len(poses)} poses in "
                      "poses_bounds.npy.")

@@ -232,6 +232,42 @@ def named_variables(model):
           for i, v in enumerate(model.weights)}
 
 
+def checkpoints_on_disk(directory):
+  """The checkpoint prefixes in `directory` that have an index file, oldest first (by number)."""
+  found = []
+  for name in os.listdir(directory) if os.path.isdir(directory) else ():
+    match = re.fullmatch(r"ckpt-(\d+)\.index", name)
+    if match:
+      found.append((int(match.group(1)), os.path.join(directory, name[:-len(".index")])))
+  return [path for _, path in sorted(found)]
+
+
+def repair_checkpoint_state(directory):
+  """Makes `directory`'s state file (`checkpoint`, which tf.train.CheckpointManager trusts)
+  list the checkpoints that are on disk, newest last, when it is missing, unreadable, or names
+  files that are not there or misses ones that are; warns what it found. Returns the paths."""
+  found = checkpoints_on_disk(directory)
+  state_file = os.path.join(directory, "checkpoint")
+  try:
+    state = tf.train.get_checkpoint_state(directory)
+    problem = None if state else "is missing"
+  except Exception as e:  # pylint: disable=broad-except (a text proto that does not parse)
+    state, problem = None, f"is unreadable ({str(e).splitlines()[0][:120]})"
+  if state and problem is None:  # (its paths come back joined to the directory)
+    listed = list(state.all_model_checkpoint_paths)
+    if not os.path.exists(state.model_checkpoint_path + ".index"):
+      problem = f"names {os.path.basename(state.model_checkpoint_path)}, which is not on disk"
+    elif sorted(map(os.path.normpath, listed)) != sorted(map(os.path.normpath, found)):
+      problem = "does not list the checkpoints on disk"
+  if problem and found:
+    warnings.warn(f"{state_file} {problem}; rebuilt from the checkpoints on disk: "
+                  f"{', '.join(os.path.basename(p) for p in found)}.")
+    # (TensorFlow writes the state file atomically.)
+    names = [os.path.basename(p) for p in found]  # relative: the run directory may move
+    tf.compat.v1.train.update_checkpoint_state(directory, names[-1], names)
+  return found
+
+
 def restore_checkpoint(checkpoint, manager, log=print, partial=False):
   """Restores the newest intact checkpoint of `manager` into `checkpoint`; returns its path
   (None: there is none). A damaged newer checkpoint is skipped with a warning naming it.
@@ -396,6 +432,7 @@ def fit(task, config, workdir, strategy=None, progress=True):
   chief = is_chief(strategy)
   say = print if progress and chief else (lambda *a: None)
   ckpt_dir = os.path.join(workdir, "checkpoints") if chief else tempfile.mkdtemp()
+  repair_checkpoint_state(ckpt_dir)
   ckpt = tf.train.Checkpoint(weights=named_variables(model), optimizer=optimizer, step=step,
                              last_loss=last_loss)
   manager = tf.train.CheckpointManager(ckpt, ckpt_dir, max_to_keep=3)
@@ -465,7 +502,7 @@ def fit_schedule(make_task, config, workdir, log=print, probe_steps=60):
   fraction = config.lr_decay_fraction
   if not fraction:
     return config
-  if tf.train.latest_checkpoint(os.path.join(workdir, "checkpoints")):
+  if checkpoints_on_disk(os.path.join(workdir, "checkpoints")):
     _, saved, _ = read_run(workdir)
     if (saved.loop.lr_decay_fraction, saved.loop.budget_minutes) == (
         fraction, config.budget_minutes):
@@ -536,6 +573,7 @@ def restore(workdir, checkpoint=None):
     ckpt.restore(checkpoint).expect_partial().assert_existing_objects_matched()
   else:
     directory = os.path.join(workdir, "checkpoints")
+    repair_checkpoint_state(directory)
     manager = tf.train.CheckpointManager(ckpt, directory, max_to_keep=None)
     checkpoint = restore_checkpoint(ckpt, manager, log=lambda *a: None, partial=True)
     if checkpoint is None:

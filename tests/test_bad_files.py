@@ -127,6 +127,13 @@ def scan(root, sinogram=None, name="scan.npy", geometry=None):
   return path, dict(GEOMETRY if geometry is None else geometry)
 
 
+def npz_scan(root):
+  """(path, geometry) of a 6 x 8 sinogram in an .npz whose angles array has a NaN."""
+  path = os.path.join(root, "scan.npz")
+  np.savez(path, sinogram=np.ones((6, 8)), angles=[0, 0.5, 1, 1.5, np.nan, 2.5])
+  return path, {"type": "parallel"}
+
+
 def with_nan():
   s = np.ones((6, 8))
   s[2, 3] = np.nan
@@ -210,6 +217,25 @@ R = [
         blender(t, {"camera_angle_x": 0.7, "frames": [
             {"file_path": "./train/r_0", "transform_matrix": np.zeros((4, 4)).tolist()}]})),
      ValueError, r"pose 0 has a singular rotation"),
+    *[(f"blender/{name} rotation", lambda t, m=m: scenes.load_blender(blender(t, {
+        "camera_angle_x": 0.7, "frames": [{"file_path": "./train/r_0", "transform_matrix": (
+            np.asarray(POSE) @ np.diag(m + [1.0])).tolist()}]})), ValueError, match)
+      for name, m, match in [
+          ("scaled x2", [2.0, 2.0, 2.0], r"rotation part of pose 0 is not a rotation \(column "
+           r"lengths 2, 2, 2"),
+          ("scaled x0.5", [0.5, 0.5, 0.5], r"pose 0 is not a rotation .*rigid"),
+          ("reflected (det -1)", [1.0, -1.0, 1.0], r"pose 0 is a reflection \(determinant −1")]],
+    ("blender/sheared rotation", lambda t: scenes.load_blender(blender(t, {
+        "camera_angle_x": 0.7, "frames": [{"file_path": "./train/r_0", "transform_matrix": [
+            [1.0, 0.3, 0, 0], [0, 1, 0, 0], [0, 0, 1, 4], [0, 0, 0, 1]]}]})), ValueError,
+     r"pose 0 is not a rotation .*off the identity by 0.3"),
+    ("blender/last row not 0 0 0 1", lambda t: scenes.load_blender(blender(t, {
+        "camera_angle_x": 0.7, "frames": [{"file_path": "./train/r_0", "transform_matrix":
+                                           POSE[:3] + [[0, 0, 0.5, 1]]}]})), ValueError,
+     r"pose 0 has the last row \[0.0, 0.0, 0.5, 1.0\]; a camera-to-world matrix ends with"),
+    ("npz/scaled rotation", lambda t: scenes.load_npz(npz(t, poses=np.tile(
+        np.asarray(POSE) @ np.diag([2.0, 2, 2, 1]), (3, 1, 1)))), ValueError,
+     r"scene.npz': the rotation part of pose 0 is not a rotation"),
     ("blender/missing image", lambda t: scenes.load_blender(blender(t, images={})),
      FileNotFoundError, r"r_0.png' is missing"),
     ("blender/garbage image", lambda t: scenes.load_blender(
@@ -355,6 +381,23 @@ R = [
     ("ct/detector spacing text", lambda t: ct_data.load_scan(
         *scan(t, geometry=dict(GEOMETRY, detector_spacing="wide"))), ValueError,
      r"'detector_spacing' is 'wide'"),
+    ("ct/sign-flipped sinogram", lambda t: ct_data.load_scan(*scan(t, -np.ones((6, 8)))),
+     ValueError, r"scan.npy' has no positive value .*negate it"),
+    ("ct/boolean sinogram", lambda t: ct_data.load_scan(*scan(t, np.ones((6, 8), bool))),
+     ValueError, r"scan.npy' is boolean"),
+    ("ct/degrees labelled radians", lambda t: ct_data.load_scan(*scan(t, geometry={
+        "type": "parallel", "angles": [0, 30, 60, 90, 120, 150]})), ValueError,
+     r"span 150 radians, 23.9 turns; if they are degrees, set \"angle_unit\": \"degrees\""),
+    ("ct/one angle two rows", lambda t: ct_data.load_scan(*scan(t, np.arange(48.0).reshape(
+        6, 8) + 1, geometry={"type": "parallel", "angles": [0, 0.5, 1, 1, 2, 2.5]})),
+     ValueError, r"views 2 and 3 have the same angle \(1 rad\) but different rows"),
+    ("ct/num_angles -16", lambda t: ct_data.load_scan(*scan(t, geometry=dict(
+        GEOMETRY, num_angles=-16))), ValueError, r"scan.npy': geometry num_angles -16: give"),
+    ("ct/missing geometry file", lambda t: ct_data.load_scan(scan(t)[0], os.path.join(
+        t, "geometry.json")), FileNotFoundError, r"geometry.json' does not exist"),
+    ("ct/NaN in the file's angles", lambda t: ct_data.load_scan(*npz_scan(t), "sinogram"),
+     ValueError, r"scan.npz': the data file's angles: the view angles contain NaN or inf "
+     r"\(first at view 4\)"),
     ("ct/NaN angle", lambda t: ct_data.load_scan(*scan(t, geometry={
         "type": "parallel", "angles": [0, 1, 2, 3, 4, float("nan")]})), ValueError,
      r"angles contain NaN or inf"),
@@ -407,6 +450,21 @@ def _blender_image(t, array, mode=None):
   return scenes.load_blender(root, white_background=False).images[0]
 
 
+GRID = np.kron(np.array([[255, 0, 0], [0, 0, 128]], np.uint8), np.ones((8, 8), np.uint8))
+
+
+def _blender_image_exif(t, array, orientation):
+  """A Blender view of `array` [H, W] stored the way a camera stores a turned photo: the
+  pixels turned and an EXIF orientation that says how to turn them back (6: 90° clockwise)."""
+  image = Image.fromarray(np.rot90(array, 1 if orientation == 6 else -1))
+  exif = image.getexif()
+  exif[0x0112] = orientation
+  root = blender(t, images={})
+  os.makedirs(os.path.join(root, "train"), exist_ok=True)
+  image.save(os.path.join(root, "train", "r_0.png"), exif=exif)
+  return scenes.load_blender(root, white_background=False).images[0]
+
+
 C = [
     ("8-bit gray PNG", lambda t: _blender_image(t, GRAY),
      np.repeat(GRAY[..., None] / 255.0, 3, -1)),
@@ -431,6 +489,8 @@ C = [
         white_background=True)[0].images[0], np.full((4, 4, 3), 0.8)),
     ("[V, 3, 4] poses in .npz", lambda t: scenes.load_npz(npz(t, poses=np.tile(
         np.asarray(POSE, np.float32)[:3], (3, 1, 1))))[0].poses[0], np.asarray(POSE)),
+    *[(f"PNG stored turned, EXIF orientation {o}", lambda t, o=o: _blender_image_exif(t, GRID, o),
+       np.repeat(GRID[..., None] / 255.0, 3, -1)) for o in (6, 8)],
     ("gray images in LLFF", lambda t: scenes.load_llff(llff(
         t, images=[GRAY, GRAY]))[0].images[0], np.repeat(GRAY[..., None] / 255.0, 3, -1)),
 ]

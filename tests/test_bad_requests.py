@@ -204,6 +204,10 @@ CASES = [
     # Signatures and inputs.
     ("rest/unknown signature", lambda s: rest(s).predict(good(s), "render_everything"),
      "INVALID_ARGUMENT", "render_everything"),
+    *[(f"rest/signature_name a {kind}", lambda s, name=name: post(s, json.dumps({
+        "signature_name": name, "inputs": {k: v.tolist() for k, v in good(s).items()}})),
+       "INVALID_ARGUMENT", "signature_name must be a string")
+      for kind, name in [("list", ["render_rays"]), ("dict", {"name": "render_rays"})]],
     ("session/unknown signature", lambda s: in_session(s, "render", good(s)),
      "INVALID_ARGUMENT", '"render" not found'),
     ("grpc/missing input", lambda s: grpc(s).predict({"rays_o": o(s)}, "render_rays"),
@@ -218,6 +222,9 @@ CASES = [
      "INVALID_ARGUMENT", "input rays_o: expects arg to be float32"),
     ("session/strings input", lambda s: in_session(s, "render_rays", {
         "rays_o": np.full((4, 3), "a"), "rays_d": d(s)}), "INVALID_ARGUMENT", "input rays_o"),
+    ("grpc/model_info above max_batch_size", lambda s: grpc(s, version=1).predict(
+        {"request": np.zeros(4097, np.float32)}, "model_info"), "INVALID_ARGUMENT",
+     "request: batch larger than this export"),
     ("grpc/model_info extra input", lambda s: grpc(s).predict(
         {"request": N4, "rays_o": o(s)}, "model_info"), "INVALID_ARGUMENT", "rays_o"),
     # Malformed tensors over gRPC (TensorProtos other clients may build).

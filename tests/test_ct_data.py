@@ -174,3 +174,20 @@ def test_htc2022_measured_scans_load_as_published(name):
   seen = scan.sinogram > 0.2
   assert np.all(np.abs(seen.sum(1) - (dist < 35.0).sum(1)) < 40), seen.sum(1)
   assert 0.3 < scan.sinogram.mean() < 1.5 and scan.sinogram.max() < 2.5
+
+
+def test_a_scan_stored_out_of_angle_order_loads_in_order_and_keeps_the_same_views(tmp_path):
+  angles = np.linspace(0, np.pi, 12, endpoint=False)
+  sinogram = 1.0 + np.arange(12)[:, None] * np.ones((12, 5))  # row i measured at angles[i]
+  shuffled = np.random.default_rng(0).permutation(12)
+  loaded = []
+  for name, order in [("ordered", np.arange(12)), ("shuffled", shuffled)]:
+    path = str(tmp_path / f"{name}.npz")
+    np.savez(path, sinogram=sinogram[order], angles=angles[order])
+    loaded.append(ct_data.load_scan(path, {"type": "parallel"}, "sinogram"))
+  with pytest.warns(UserWarning, match="shuffled.npz'.*not in angle order; they are put"):
+    ct_data.load_scan(str(tmp_path / "shuffled.npz"), {"type": "parallel"}, "sinogram")
+  for scan in loaded:
+    np.testing.assert_array_equal(scan.angles, angles)
+    np.testing.assert_array_equal(scan.sinogram, sinogram)  # each row with its own angle
+    np.testing.assert_allclose(scan.lines.origin, loaded[0].lines.origin)

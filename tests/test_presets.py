@@ -71,6 +71,10 @@ def test_each_preset_resolves_to_its_settings_before_the_nesting(name):
   assert set(before["model"]) == set(MODEL_FIELDS)
   expected = {CONFIG_FIELDS[k]: v for k, v in before["config"].items() if k in CONFIG_FIELDS}
   expected.update({MODEL_FIELDS[k]: v for k, v in before["model"].items()})
+  # Issue 29: random backgrounds became auto/on/off; the built-in scene (tiny) now carries
+  # alpha and trains on them ("auto"), every other preset keeps its recipe ("off").
+  assert expected["batch.random_background"] is False
+  expected["batch.random_background"] = "auto" if name == "tiny" else "off"
   assert set(now) == set(expected), "a field with no counterpart before (or lost)"
   for path, value in expected.items():
     got = list(now[path]) if isinstance(now[path], tuple) else now[path]

@@ -68,7 +68,7 @@ def test_exact_section_means_are_the_sampled_loss_and_gradient_in_the_limit_of_m
   # integrals: the two losses and their gradients (weights and sampling network) must agree.
   train, test = scenes.procedural_views(num_train=2, num_test=1, size=8)
   sampled = radiance_config(image_size=8, batch_size=32, num_sections=4, samples_per_section=512,
-                            width=32)
+                            width=32, random_background="off")  # (renders on its background)
   exact = radiance_config(sampled, section_means="exact")
   task = radiance.Task(sampled, train, test)
   model = task.build_model()
@@ -325,9 +325,21 @@ def test_random_backgrounds_put_pixels_and_renders_on_the_same_colour():
     assert not np.allclose(got, task.loss(model, plain)[0])
 
 
-def test_random_backgrounds_need_views_with_alpha():
+def test_random_backgrounds_need_views_with_alpha(monkeypatch):
+  train, test = scenes.procedural_views(num_train=2, num_test=1, size=8)
+  # The built-in scene's alpha is its coverage: on white it is its render on black + 1 - alpha.
+  white, _ = scenes.procedural_views(num_train=2, num_test=1, size=8, background=(1.0, 1.0, 1.0))
+  np.testing.assert_allclose(white.images, train.images + 1 - train.alpha[..., None], atol=1e-5)
+  assert 0.05 < train.alpha.mean() < 0.95
+  config = radiance_config(image_size=8, random_background="auto")
+  assert radiance.random_backgrounds(config.batch, train)
+  no_alpha = dataclasses.replace(train, alpha=None)
+  assert not radiance.random_backgrounds(config.batch, no_alpha)  # auto: off without alpha
+  monkeypatch.setattr(scenes, "load", lambda _: (no_alpha, test))
   with pytest.raises(ValueError, match=r"--config.batch.random_background: 'blobs.*has no alpha.*RGBA"):
-    radiance.load_views(radiance_config(image_size=8, random_background=True))
+    radiance.load_views(radiance_config(image_size=8, random_background=True))  # True: "on"
+  with pytest.raises(ValueError, match=r"random_background=maybe: choose one of auto, on, off"):
+    radiance_config(random_background="maybe")
 
 
 @pytest.mark.parametrize("renderer", ["autoint", "quadrature"])

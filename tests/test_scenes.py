@@ -130,7 +130,7 @@ def test_precrop_batches_draw_from_the_central_half_then_from_everywhere():
   rows, cols = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
   images = np.stack([rows / 100, cols / 100, np.zeros_like(rows, float)], -1)
   views = dataclasses.replace(train, images=np.broadcast_to(
-      images, (2, h, w, 3)).astype(np.float32), focal=20.0)
+      images, (2, h, w, 3)).astype(np.float32), focal=20.0, alpha=None)
   batches = iter(scenes.ray_batches(views, 2000, seed=3, precrop_steps=2))
   for step in range(3):
     rgb = next(batches)["rgb"].numpy()

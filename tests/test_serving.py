@@ -184,6 +184,9 @@ def test_concurrent_exports_take_different_versions_readable_by_all(served, tmp_
   model_dir = tmp_path / "exp" / "m"
   os.makedirs(model_dir / ".tmp-999999999-killed")  # a killed export's leftovers
   os.makedirs(model_dir / f".tmp-{os.getpid()}-running")  # a live export's (this process)
+  for name in (".models.999999999.k2j4.tmp.config", ".batching_parameters.999999999.x1.tmp.txt",
+               f".models.{os.getpid()}.live.tmp.config"):  # killed and live atomic writes
+    (model_dir / name).write_text("partial")
   first = export.write_export([model], functions, base, "m")
   # Another export takes version 2 while ours is being written: ours must take 3.
   real_next = export.next_version
@@ -199,7 +202,8 @@ def test_concurrent_exports_take_different_versions_readable_by_all(served, tmp_
   monkeypatch.setattr(export, "next_version", racing)
   second = export.write_export([model], functions, base, "m")
   assert second.endswith(os.path.join("m", "3")) and len(calls) == 2
-  assert sorted(os.listdir(model_dir)) == [f".tmp-{os.getpid()}-running", "1", "2", "3",
+  assert sorted(os.listdir(model_dir)) == [f".models.{os.getpid()}.live.tmp.config",
+                                           f".tmp-{os.getpid()}-running", "1", "2", "3",
                                            "batching_parameters.txt", "models.config"]
   for path in (second, os.path.join(second, "saved_model.pb"),
                os.path.join(second, "variables"), os.path.join(model_dir, "models.config")):

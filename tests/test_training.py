@@ -82,6 +82,36 @@ def test_a_damaged_newest_checkpoint_falls_back_to_the_newest_intact_one(tmp_pat
     training.fit(task, app_config(TINY, steps=20).loop, str(tmp_path), progress=False)
 
 
+@pytest.mark.parametrize("damage", ["deleted", "garbage", "names a missing newest"])
+def test_a_damaged_checkpoint_state_file_resumes_from_the_checkpoints_on_disk(tmp_path, damage):
+  config = app_config(TINY, steps=15)
+  toy.train_and_evaluate(config, str(tmp_path), progress=False)
+  ckpt = tmp_path / "checkpoints"
+  state = ckpt / "checkpoint"
+  assert sorted(os.path.basename(p) for p in training.checkpoints_on_disk(str(ckpt))) == [
+      "ckpt-10", "ckpt-15", "ckpt-5"]
+  if damage == "deleted":
+    state.unlink()
+  elif damage == "garbage":
+    state.write_text("\x00 this is { not a text proto")
+  else:  # the newest checkpoint's files gone, the state naming only it
+    for p in ckpt.iterdir():
+      if p.name.startswith("ckpt-15."):
+        p.unlink()
+    state.write_text('model_checkpoint_path: "ckpt-15"\nall_model_checkpoint_paths: "ckpt-15"\n')
+  newest = "ckpt-10" if damage == "names a missing newest" else "ckpt-15"
+  with pytest.warns(UserWarning, match=f"checkpoint .*rebuilt from the checkpoints on disk: "
+                    f"ckpt-5, ckpt-10"):
+    run = training.restore(str(tmp_path))
+  assert run.checkpoint.endswith(newest)
+  task = toy.Task(TINY, toy.INTEGRANDS["poly"], *toy.training_points(
+      TINY, toy.INTEGRANDS["poly"], np.random.default_rng(0)))
+  _, history = training.fit(task, app_config(TINY, steps=20).loop, str(tmp_path),
+                            progress=False)
+  assert history["start_step"] == int(newest.split("-")[1]) and history["loss"][-1][0] == 20
+  assert training.restore(str(tmp_path)).checkpoint.endswith("ckpt-20")
+
+
 def test_several_steps_a_call_give_the_weights_and_logs_of_one_step_a_call(tmp_path):
   # 13 steps, 4 a call, logs and checkpoints every 5: calls of 4, 1, 4, 1, 3 steps.
   config = app_config(TINY, steps=13)

@@ -264,11 +264,15 @@ def integral_functions(phi, variables, max_batch=DEFAULT_MAX_BATCH, checks=True)
 
 def info_functions(info):
   """model_info: the export's model_info.json as a string, one copy per request row (rows, so
-  that TF Serving's batching can merge these requests like any other)."""
+  that TF Serving's batching can merge these requests like any other), at most
+  info["max_batch_size"] rows (an answer is ~300 bytes a row)."""
   text = json.dumps(info, sort_keys=True)
+  max_batch = int(info.get("max_batch_size", DEFAULT_MAX_BATCH))
 
   def model_info(request):
-    return {"model_info_json": tf.fill(tf.shape(request)[:1], tf.constant(text))}
+    c = _Checks(max_batch)
+    c.batch("request", request)
+    return {"model_info_json": tf.fill(tf.shape(c.passed(request))[:1], tf.constant(text))}
 
   return {"model_info": (model_info, [_spec([None], "request")])}
 
@@ -359,19 +363,13 @@ def next_version(model_dir):
 
 
 def _clean_stale_temporaries(model_dir):
-  """Removes the temporary directories of exports whose process is gone (killed exports)."""
+  """Removes the temporary directories and files of exports whose process is gone (killed
+  exports)."""
   for name in os.listdir(model_dir):
     match = re.fullmatch(r"\.tmp-(\d+)-.*", name)
-    if not match:
-      continue
-    try:
-      os.kill(int(match.group(1)), 0)
-      continue  # that export is still running
-    except ProcessLookupError:
-      pass
-    except PermissionError:
-      continue  # alive, another user's
-    shutil.rmtree(os.path.join(model_dir, name), ignore_errors=True)
+    if match and not io_utils.process_alive(int(match.group(1))):
+      shutil.rmtree(os.path.join(model_dir, name), ignore_errors=True)
+  io_utils.remove_stale_temporaries(model_dir)  # of models.config, batching_parameters.txt
 
 
 def _world_readable(root):

@@ -39,6 +39,9 @@ class SessionModel:
 
     strict_dtypes: refuse inputs of another dtype (gRPC tensors carry one; JSON does not).
     """
+    if not isinstance(signature, str):  # (a JSON list or object is not hashable)
+      raise RequestError("INVALID_ARGUMENT", f"signature_name must be a string, got "
+                         f"{type(signature).__name__} {str(signature)[:80]}")
     if signature not in self.signatures:
       raise RequestError("INVALID_ARGUMENT",
                          f'Serving signature key "{signature}" not found.')
