@@ -136,7 +136,17 @@ class Config:
   prior_size: int = knob(0, "Its side in pixels (0: twice the image's, at most 512).")
   prior_iterations: int = knob(1500, "Its Adam steps.")
   sirt_iterations: int = knob(200, "Iterations of the SIRT baseline image.")
-  image_size: int = knob(256, "Measured scans: largest image side (phantoms: theirs).")
+  image_size: int = knob(256, "Measured scans: the image grid's side in pixels (phantoms: "
+                         "theirs).")
+  image_pixel_size: float = knob(0.0, "Measured scans: the grid's pixel in the scan's length "
+                                 "unit. 0: HTC 2022's grid for fan beam (the effective "
+                                 "detector pixel at the origin at image_size 512, the same "
+                                 "region in coarser pixels below), the field of view for "
+                                 "parallel beam.")
+  reference_segmentation: str = knob("", "A 1-bit PNG on the image grid (1 = material, HTC "
+                                     "2022's ground truth): every method's Otsu segmentation "
+                                     "is scored by its Matthews correlation coefficient "
+                                     "(metrics.json 'mcc').")
   image_directions: int = knob(16, "Point model: directions its image is averaged over.")
 
   def __post_init__(self):
@@ -146,6 +156,9 @@ class Config:
                  "ray: the paper's Phi(rho, theta, t); point: Phi(o + t u, u)")
     fields.check_activation(self.activation)
     check_range("config.subsample", self.subsample, 1, what="a view step")
+    check_range("config.image_size", self.image_size, 8, what="a number of pixels")
+    check_range("config.image_pixel_size", self.image_pixel_size, 0.0,
+                what="0 (the default grid) or a length")
 
 
 def interpolate_angles(sinogram, angles, query, period=np.pi, flip=True):
@@ -243,13 +256,14 @@ def prior_losses(grad, seed, num_points, tv_step, prior=None):
   return losses
 
 
-def point_image(grad, size, directions, chunk=65536):
-  """The point model's grad network as an attenuation image at pixel centres (unit FOV).
+def point_image(grad, size, directions, chunk=65536, extent=1.0):
+  """The point model's grad network as an attenuation image at the pixel centres of a grid
+  of half-width `extent` (in field-of-view radii: 1 is the field of view's square).
 
   Returns (mean over `directions` [K, 2], std over them), each [size, size], zero outside
   the field of view. A consistent field gives the same value along every direction.
   """
-  x = tomography.pixel_centres(size).reshape(-1, 2)
+  x = tomography.pixel_centres(size, extent).reshape(-1, 2)
   inside = np.sum(x**2, -1) < 1.0
   u = np.asarray(directions, np.float64)
   pts = np.repeat(x[inside], len(u), 0).astype(np.float32)
@@ -402,6 +416,9 @@ def train_and_evaluate(config, scan=None, workdir=None, progress=True):
   scan = scan if scan is not None else scan_for(config)
   workdir = workdir or tempfile.mkdtemp(prefix="autoint_ct_")
   kept, held = split_views(config, len(scan.angles))
+  if config.reference_segmentation:  # refused before training, not after
+    metrics.read_segmentation(config.reference_segmentation, image_grid(config, scan)[0],
+                              "--config.reference_segmentation")
   training.write_run(workdir, "ct", config, {"radius": scan.radius,
                                              "scan_geometry": scan.geometry,
                                              "source": scan.source})
@@ -429,20 +446,55 @@ def write_report(report, outputs, scan, workdir):
               if outputs.get(k) is not None}
     np.savez(tmp, angles=scan.angles, **arrays)
   plots.ct_report(outputs, report, os.path.join(workdir, "ct.png"))
+  write_images(outputs, workdir)
 
 
-def image_side(config, scan):
-  """Side in pixels of a run's images: the phantom's, else the detector count up to
-  `image_size`."""
+def write_images(outputs, workdir):
+  """image.npy and image.png: the attenuation image on the run's grid (the point model's,
+  else SIRT's; ASTRA's array orientation, row 0 at +y), and segmentation_<method>.png of
+  every method scored."""
+  image = outputs.get("point_image")
+  image = outputs["sirt_image"] if image is None else image
+  with io_utils.atomic_path(os.path.join(workdir, "image.npy")) as tmp:
+    np.save(tmp, np.asarray(image, np.float32))
+  span = max(float(np.ptp(image)), 1e-12)
+  _write_png(os.path.join(workdir, "image.png"), (image - image.min()) / span)
+  for method, mask in (outputs.get("segmentations") or {}).items():
+    _write_png(os.path.join(workdir, f"segmentation_{method}.png"), mask.astype(np.float64))
+
+
+def _write_png(path, unit_image):
+  import imageio.v3 as iio  # pylint: disable=g-import-not-at-top
+  with io_utils.atomic_path(path) as tmp:
+    iio.imwrite(tmp, (np.clip(unit_image, 0, 1) * 255 + 0.5).astype(np.uint8), extension=".png")
+
+
+def image_grid(config, scan):
+  """(side in pixels, half-width in the scan's length unit) of a run's images (the square of
+  tomography.pixel_centres): a phantom's own; for a measured scan `image_size` pixels of
+  `image_pixel_size`, by default HTC 2022's grid for fan beam (ASTRA's create_vol_geom(512,
+  512) in effective detector pixels at the origin; a smaller size covers the same region)
+  and the field of view for parallel beam."""
   if scan.image is not None:
-    return int(scan.image.shape[0])
-  return min(int(scan.sinogram.shape[1]), config.image_size)
+    return int(scan.image.shape[0]), scan.radius
+  size = config.image_size
+  pixel = config.image_pixel_size
+  if not pixel:
+    g = scan.geometry
+    if g["type"] != "fan":
+      return size, scan.radius
+    pixel = float(g["pixel_size"]) * float(g["source_origin"]) / float(g["source_detector"])
+    pixel *= HTC_GRID / size
+  return size, 0.5 * size * pixel
+
+
+HTC_GRID = 512  # the side of HTC 2022's reconstruction grid
 
 
 def prior_image(config, scan, kept, progress=False):
   """The image prior of a point-model run: the TV reconstruction (sirt.reconstruct_tv) of the
   kept views, [S, S] over the field of view, in the scan's attenuation units."""
-  size = config.prior_size or min(2 * image_side(config, scan), 512)
+  size = config.prior_size or min(2 * image_grid(config, scan)[0], 512)
   return sirt.reconstruct_tv(scan.sinogram[kept], scan.lines.take(kept), scan.radius, size,
                              config.prior_tv, config.prior_iterations, progress=progress)
 
@@ -475,11 +527,11 @@ def evaluate(config, scan, phi, grad, kept, held, prior=None):
       "ssim_heldout_interpolation": ssim(interp[held], truth[held], data_range),
       "psnr_train_views": psnr(pred[kept], truth[kept], data_range),
   }
-  size = image_side(config, scan)
+  size, extent = image_grid(config, scan)
   lap()
-  fbp_image = fbp.reconstruct(truth[kept], scan.angles[kept], scan.geometry, size)
+  fbp_image = fbp.reconstruct(truth[kept], scan.angles[kept], scan.geometry, size, extent)
   seconds["fbp"] = lap()
-  sirt_image = sirt.reconstruct(truth[kept], scan.lines.take(kept), scan.radius, size,
+  sirt_image = sirt.reconstruct(truth[kept], scan.lines.take(kept), extent, size,
                                 iterations=config.sirt_iterations)
   seconds["sirt"] = lap()
   prior_small = None
@@ -489,8 +541,12 @@ def evaluate(config, scan, phi, grad, kept, held, prior=None):
     report["psnr_heldout_tv"] = psnr(reprojected, truth[held], data_range)
     report["ssim_heldout_tv"] = ssim(reprojected, truth[held], data_range)
     factor = prior.shape[0] // size
-    prior_small = (prior.reshape(size, factor, size, factor).mean((1, 3))
-                   if factor * size == prior.shape[0] else None)
+    if extent == scan.radius:
+      prior_small = (prior.reshape(size, factor, size, factor).mean((1, 3))
+                     if factor * size == prior.shape[0] else None)
+    else:  # the field of view's reconstruction on the image grid
+      prior_small = sirt.sample(prior, tomography.pixel_centres(size, extent),
+                                scan.radius).numpy()
     seconds["tv_reprojection"] = lap()
   outputs = {"prediction": pred, "truth": truth, "interpolation": interp, "kept": kept,
              "fbp_image": fbp_image, "sirt_image": sirt_image, "tv_image": prior,
@@ -501,10 +557,10 @@ def evaluate(config, scan, phi, grad, kept, held, prior=None):
     # attenuation in the scan's own units: no further scaling.
     centre = lines.direction[:, lines.shape[1] // 2]
     centre = centre[::max(1, len(centre) // config.image_directions)]
-    image, spread = point_image(grad, size, centre)
+    image, spread = point_image(grad, size, centre, extent=extent / scan.radius)
     seconds["autoint_image"] = lap()
     outputs.update(point_image=image, point_image_std=spread)
-    inside = np.sum(tomography.pixel_centres(size)**2, -1) < 1.0
+    inside = np.sum(tomography.pixel_centres(size, extent / scan.radius)**2, -1) < 1.0
     report["image_direction_std"] = float(np.mean(spread[inside]))
     report["image_direction_std_relative"] = float(
         np.mean(spread[inside]) / max(np.ptp(image[inside]), 1e-12))
@@ -520,5 +576,16 @@ def evaluate(config, scan, phi, grad, kept, held, prior=None):
     if outputs["point_image"] is not None:
       report["psnr_image_autoint"] = psnr(outputs["point_image"], scan.image, image_range)
       report["ssim_image_autoint"] = ssim(outputs["point_image"], scan.image, image_range)
+  images = {"fbp": fbp_image, "sirt": sirt_image, "tv": prior_small,
+            "autoint": outputs["point_image"]}
+  if config.reference_segmentation:
+    reference = metrics.read_segmentation(config.reference_segmentation, size,
+                                          "--config.reference_segmentation")
+    segments = {k: metrics.otsu_segmentation(v) for k, v in images.items() if v is not None}
+    report["mcc"] = {k: metrics.mcc(metrics.upsample(v, reference.shape[0]), reference)
+                     for k, v in segments.items()}
+    outputs["segmentations"] = segments
+    seconds["segmentation"] = lap()
+  report.update(image_size=size, image_pixel_size=2 * extent / size)
   report.update({f"seconds_{k}": v for k, v in seconds.items()})
   return report, outputs

@@ -100,10 +100,13 @@ def reconstruct_fan(sinogram, angles, source_origin, source_detector, pixel_size
   return image.numpy().reshape(image_size, image_size)
 
 
-def reconstruct(sinogram, angles, geometry, image_size):
-  """FBP of a sinogram [A, N] measured with a ct_data geometry dict at `angles` (radians)."""
+def reconstruct(sinogram, angles, geometry, image_size, extent=None):
+  """FBP of a sinogram [A, N] measured with a ct_data geometry dict at `angles` (radians), on
+  the grid of half-width `extent` (default: the field of view's radius)."""
   radius = float(geometry.get("radius", 1.0))
+  extent = radius if extent is None else float(extent)
   if geometry["type"] == "parallel":
-    return reconstruct_parallel(sinogram, angles, image_size, radius, geometry.get("detector_spacing"))
+    spacing = geometry.get("detector_spacing") or 2 * radius / np.shape(sinogram)[1]
+    return reconstruct_parallel(sinogram, angles, image_size, extent, spacing)
   return reconstruct_fan(sinogram, angles, geometry["source_origin"], geometry["source_detector"],
-                  geometry["pixel_size"], image_size, radius)
+                  geometry["pixel_size"], image_size, extent)

@@ -8,6 +8,8 @@ project's own convention (fan angle = ASTRA's - 90 degrees). A geometry 90 degre
 image flipped upside down must not agree (the comparison has teeth).
 """
 
+import json
+
 import numpy as np
 import pytest
 
@@ -116,3 +118,97 @@ def test_sirt_agrees_with_astra_sirt_on_the_same_scan(image):
   print(f"SIRT relative error: ours {ours_error:.3f}, ASTRA {theirs_error:.3f}, between "
         f"{_relative_error(ours, theirs):.3f}")
   assert ours_error < 1.5 * theirs_error and theirs_error < 0.5
+
+
+# HTC 2022's grid: ASTRA's create_vol_geom(n, n) in effective detector pixels at the origin,
+# the angles of the file fed to fanflat unchanged; the scan itself in millimetres.
+HTC = {"source_origin": 410.66, "source_detector": 553.74, "pixel_size": 0.2}
+PIXEL = HTC["pixel_size"] * HTC["source_origin"] / HTC["source_detector"]  # 0.1483 mm
+
+
+def _asymmetric_mask(n):
+  """A binary phantom no flip, transpose or rotation maps onto itself (row 0 at the top)."""
+  y, x = np.mgrid[0:n, 0:n] + 0.5 - n / 2
+  mask = (x - 0.08 * n)**2 + (y - 0.05 * n)**2 < (0.33 * n)**2  # an off-centre disc
+  mask &= ~((np.abs(x + 0.12 * n) < 0.1 * n) & (np.abs(y + 0.18 * n) < 0.05 * n))  # a slot
+  mask |= (x - 0.3 * n)**2 + (y + 0.33 * n)**2 < (0.07 * n)**2  # a dot at the top right
+  return mask
+
+
+def _htc_like_scan(tmp_path, n, detectors=100, num_angles=180):
+  """(scan path, geometry JSON, mask): `mask` projected by ASTRA's fanflat on
+  create_vol_geom(n, n) in HTC 2022's conventions, the geometry in millimetres."""
+  angles_deg = np.linspace(0, 360, num_angles, endpoint=False) + 1.0
+  px = {k: v / PIXEL for k, v in HTC.items()}  # the same geometry in effective pixels
+  proj = astra.create_proj_geom("fanflat", px["pixel_size"], detectors, np.deg2rad(angles_deg),
+                                px["source_origin"], px["source_detector"] - px["source_origin"])
+  mask = _asymmetric_mask(n)
+  vol = astra.create_vol_geom(n, n)
+  pid = astra.create_projector("line_fanflat", proj, vol)
+  try:
+    sid, sino = astra.create_sino(mask.astype(np.float32), pid)
+    astra.data2d.delete(sid)
+  finally:
+    astra.projector.delete(pid)
+  path = str(tmp_path / "scan.npz")
+  np.savez(path, sinogram=sino, angles=angles_deg)
+  geometry = {"type": "fan", "convention": "astra", "angle_unit": "degrees",
+              "num_detectors": detectors, "radius": 0.6 * detectors * PIXEL, **HTC}
+  return path, geometry, mask
+
+
+def _orientations(image):
+  return {"as stored": image, "flipped up-down": image[::-1], "flipped left-right": image[:, ::-1],
+          "transposed": image.T, "rotated 90°": np.rot90(image)}
+
+
+def test_the_htc_grid_is_astras_volume_and_its_orientation(tmp_path):
+  from autoint_tf import ct, fbp, metrics  # pylint: disable=g-import-not-at-top
+  n = 64
+  path, geometry, mask = _htc_like_scan(tmp_path, n)
+  scan = ct_data.load_scan(path, geometry, "sinogram")
+  # The default grid is HTC's: 512 effective pixels, and the same region at other sizes.
+  for size in (512, n):
+    got = ct.image_grid(ct.Config(image_size=size), scan)
+    assert got[0] == size and got[1] == pytest.approx(256 * PIXEL)
+  size, extent = ct.image_grid(ct.Config(image_size=n, image_pixel_size=PIXEL), scan)
+  assert extent == pytest.approx(n / 2 * PIXEL)
+  image = fbp.reconstruct(scan.sinogram, scan.angles, scan.geometry, size, extent)
+  corr = {k: np.corrcoef(image.ravel(), v.ravel().astype(float))[0, 1]
+          for k, v in _orientations(mask).items()}
+  assert corr["as stored"] > 0.95 and all(v < corr["as stored"] - 0.2 for k, v in corr.items()
+                                           if k != "as stored"), corr
+  # Segmented and scored as HTC 2022 scores: Otsu, then MCC against the mask as stored.
+  mcc = {k: metrics.mcc(metrics.otsu_segmentation(image), v)
+         for k, v in _orientations(mask).items()}
+  assert mcc["as stored"] > 0.95 and all(v < mcc["as stored"] - 0.2 for k, v in mcc.items()
+                                          if k != "as stored"), mcc
+
+
+def test_a_measured_run_scores_every_method_against_a_reference_segmentation(tmp_path):
+  import imageio.v3 as iio  # pylint: disable=g-import-not-at-top
+  from autoint_tf import ct  # pylint: disable=g-import-not-at-top
+  from conftest import app_config  # pylint: disable=g-import-not-at-top
+  n = 64
+  path, geometry, mask = _htc_like_scan(tmp_path, n, num_angles=90)
+  reference = str(tmp_path / "reference.png")
+  iio.imwrite(reference, mask.astype(np.uint8) * 255)
+  # A 32-pixel image of the same region as the 64-pixel reference (pixels of 2 x 0.148 mm).
+  config = app_config(ct.Config, sinogram=path, variable="sinogram", steps=3,
+                      geometry_json=json.dumps(geometry), parameterization="point", width=16,
+                      depth=2, subsample=2, image_size=32, image_pixel_size=2 * PIXEL,
+                      sirt_iterations=50, reference_segmentation=reference)
+  report, outputs = ct.train_and_evaluate(config, workdir=str(tmp_path / "run"), progress=False)
+  assert set(report["mcc"]) == {"fbp", "sirt", "autoint"}
+  assert report["image_size"] == 32 and report["image_pixel_size"] == pytest.approx(2 * PIXEL)
+  assert report["mcc"]["fbp"] > 0.8 and report["mcc"]["sirt"] > 0.8, report["mcc"]
+  assert -1 <= report["mcc"]["autoint"] <= 1  # (3 steps: a score, not yet a good one)
+  ct.write_report(report, outputs, ct.scan_for(config), str(tmp_path / "run"))
+  written = np.load(tmp_path / "run" / "image.npy")
+  assert written.shape == (32, 32)
+  for name in ("image.png", "segmentation_fbp.png", "segmentation_sirt.png"):
+    assert iio.imread(tmp_path / "run" / name).shape == (32, 32)
+  with pytest.raises(ValueError, match="reference_segmentation=.*64² but the image grid has "
+                                       "48² pixels"):
+    ct.train_and_evaluate(app_config(config, image_size=48), workdir=str(tmp_path / "r2"),
+                          progress=False)

@@ -33,3 +33,18 @@ def test_view_metrics_average_per_view_psnr_and_clip_predictions():
   assert psnr == pytest.approx((20.0 + 40.0) / 2)
   over = np.full((1, 4, 4, 3), 5.0)  # shown as 1.0: MSE 1 against 0
   assert metrics.view_metrics(over, target[:1])[0] == pytest.approx(0.0)
+
+
+def test_mcc_is_its_closed_form_and_otsu_splits_two_modes():
+  # TP 3, TN 4, FP 1, FN 2: (3 * 4 - 1 * 2) / sqrt(4 * 5 * 5 * 6).
+  target = np.array([1, 1, 1, 1, 1, 0, 0, 0, 0, 0], bool)
+  pred = np.array([1, 1, 1, 0, 0, 1, 0, 0, 0, 0], bool)
+  assert metrics.mcc(pred, target) == pytest.approx(10 / np.sqrt(600))
+  assert metrics.mcc(target, target) == 1.0 and metrics.mcc(~target, target) == -1.0
+  assert metrics.mcc(np.zeros(10, bool), target) == 0.0  # a factor is 0: defined as 0
+  image = np.concatenate([np.full(50, 0.1), np.full(30, 0.9)]) + np.linspace(0, 0.05, 80)
+  np.testing.assert_array_equal(metrics.otsu_segmentation(image), np.arange(80) >= 50)
+  np.testing.assert_array_equal(metrics.upsample(np.eye(2, dtype=bool), 4),
+                                np.kron(np.eye(2), np.ones((2, 2))).astype(bool))
+  with pytest.raises(ValueError, match="multiple of the image's"):
+    metrics.upsample(np.eye(3, dtype=bool), 4)
