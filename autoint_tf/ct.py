@@ -43,11 +43,20 @@ PARAMETERIZATIONS = ("ray", "point")
 
 
 
-def ray_network(num_frequencies=10, depth=4, width=128, activation="swish", w0=30.0):
-  """The paper's Phi(rho, theta, t)."""
+def ray_network(num_frequencies=10, depth=4, width=128, activation="swish", w0=30.0,
+                line_encoding="plain"):
+  """The paper's Phi(rho, theta, t). `line_encoding`: how rho and theta, constant along each
+  integral, are encoded: "plain" (NeRF's sin/cos of 2^k x) or "normalized" (AutoInt's
+  1/2^k-weighted features, which t needs; on rho and theta they keep the fine octaves too
+  weak to resolve a measured scan's views: its sinogram collapses to the mean over angles)."""
+  check_choice("config.line_encoding", line_encoding, LINE_ENCODINGS)
   return fields.IntegralMLP(("rho", "theta", "t"), output_dim=1, depth=depth, width=width,
                             activation=activation, w0=w0, num_frequencies=num_frequencies,
+                            plain_inputs=("rho", "theta") if line_encoding == "plain" else (),
                             name="phi_ray")
+
+
+LINE_ENCODINGS = ("plain", "normalized")
 
 
 def line_inputs(parameterization, lines):
@@ -121,6 +130,10 @@ class Config:
   depth: int = knob(4, "Hidden layers of Phi.")
   width: int = knob(128, "Hidden units of Phi.")
   num_frequencies: int = knob(10, "PE octaves of (rho, theta, t) or of the point.")
+  line_encoding: str = knob("plain", "Ray model: the encoding of rho and theta, constant along "
+                            "a line: plain (NeRF's sin/cos) or normalized (AutoInt's 1/2^k "
+                            "features, as t's; a measured scan's sinogram then collapses to "
+                            "its mean over angles).")
   direction_frequencies: int = knob(2, "PE octaves of the direction (point model).")
   samples_per_line: int = knob(16, "Stratified grad-network samples per line.")
   batch_lines: int = knob(0, "Lines a step (0: every kept line, full batch).")
@@ -155,6 +168,7 @@ class Config:
     check_choice("config.parameterization", self.parameterization, PARAMETERIZATIONS,
                  "ray: the paper's Phi(rho, theta, t); point: Phi(o + t u, u)")
     fields.check_activation(self.activation)
+    check_choice("config.line_encoding", self.line_encoding, LINE_ENCODINGS)
     check_range("config.subsample", self.subsample, 1, what="a view step")
     check_range("config.image_size", self.image_size, 8, what="a number of pixels")
     check_range("config.image_pixel_size", self.image_pixel_size, 0.0,
@@ -193,7 +207,8 @@ def make_network(config):
   """The integral network Phi of a config."""
   fields.check_activation(config.activation)
   if config.parameterization == "ray":
-    return ray_network(config.num_frequencies, config.depth, config.width, config.activation)
+    return ray_network(config.num_frequencies, config.depth, config.width, config.activation,
+                       line_encoding=config.line_encoding)
   if config.parameterization == "point":
     return fields.PointIntegralNetwork(config.num_frequencies, config.direction_frequencies,
                                 config.depth, config.width, config.activation, name="phi_point")
@@ -308,8 +323,11 @@ def _dummy_inputs(parameterization):
 
 def make_model(config, context=None):
   """The integral network Phi of a run with its weights created (training.restore fills them).
-  context: {"radius", "scan_geometry"} of the scan (not needed to build Phi)."""
-  del context
+  context: {"radius", "scan_geometry", "line_encoding"} of the scan; a run written before
+  `line_encoding` existed has none in its context and was trained "normalized"."""
+  if context is not None and config.parameterization == "ray":
+    config = dataclasses.replace(config, line_encoding=context.get("line_encoding",
+                                                                   "normalized"))
   phi = make_network(config)
   phi(_dummy_inputs(config.parameterization))
   return phi
@@ -421,6 +439,7 @@ def train_and_evaluate(config, scan=None, workdir=None, progress=True):
                               "--config.reference_segmentation")
   training.write_run(workdir, "ct", config, {"radius": scan.radius,
                                              "scan_geometry": scan.geometry,
+                                             "line_encoding": config.line_encoding,
                                              "source": scan.source})
   task = Task(config, scan, kept, held, progress)
   phi, history = training.fit(task, config.loop, workdir, progress=progress)

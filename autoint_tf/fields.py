@@ -139,11 +139,15 @@ class PositionalEncoding(keras.layers.Layer):
   """Normalized positional encoding of AutoInt: [x, sin(2^k x)/2^k, cos(2^k x)/2^k].
 
   The 1/2^k factor (and no pi) keeps the derivative of every feature bounded by 1,
-  so the grad network is not dominated by its highest frequency.
+  so the grad network is not dominated by its highest frequency. That matters for the
+  variable the network is integrated along; an input held constant along the integral (a CT
+  line's rho and theta) can take NeRF's plain [x, sin(2^k x), cos(2^k x)] instead
+  (`normalized=False`), whose fine octaves are not 2^k times weaker.
 
   Args:
     num_frequencies: int, number L of octaves k = 0..L-1. Defaults to 4.
     include_input: bool, whether x itself is part of the output. Defaults to True.
+    normalized: bool, the 1/2^k factor. Defaults to True.
 
   Call arguments:
     x: [..., D] float tensor.
@@ -152,12 +156,13 @@ class PositionalEncoding(keras.layers.Layer):
     [..., D * (include_input + 2L)] features.
   """
 
-  def __init__(self, num_frequencies=4, include_input=True, **kwargs):
+  def __init__(self, num_frequencies=4, include_input=True, normalized=True, **kwargs):
     super().__init__(**_own_casting(kwargs))
     if int(num_frequencies) < 0:
       raise ValueError(f"num_frequencies must be >= 0, got {num_frequencies}.")
     self.num_frequencies = int(num_frequencies)
     self.include_input = bool(include_input)
+    self.normalized = bool(normalized)
 
   def _scales(self, dtype):
     return tf.constant([2.0**k for k in range(self.num_frequencies)], dtype)
@@ -175,10 +180,10 @@ class PositionalEncoding(keras.layers.Layer):
       xs = x[..., None, :] * scales[:, None]  # [..., L, D]
       new_shape = tf.concat([tf.shape(x)[:-1], [-1]], 0)
       sin, cos = tf.sin(xs), tf.cos(xs)
-      parts += [tf.reshape(sin / scales[:, None], new_shape),
-                tf.reshape(cos / scales[:, None], new_shape)]
+      amplitude = (1.0 / scales[:, None]) if self.normalized else tf.ones_like(scales[:, None])
+      parts += [tf.reshape(sin * amplitude, new_shape), tf.reshape(cos * amplitude, new_shape)]
       if x_dot is not None:
-        xd = x_dot[..., None, :]
+        xd = x_dot[..., None, :] * (1.0 if self.normalized else scales[:, None])
         dparts += [tf.reshape(cos * xd, new_shape), tf.reshape(-sin * xd, new_shape)]
     y = tf.concat(parts, -1)
     y_dot = None if x_dot is None else tf.concat(dparts, -1)
@@ -191,7 +196,8 @@ class PositionalEncoding(keras.layers.Layer):
 
   def get_config(self):
     config = super().get_config()
-    config.update(num_frequencies=self.num_frequencies, include_input=self.include_input)
+    config.update(num_frequencies=self.num_frequencies, include_input=self.include_input,
+                  normalized=self.normalized)
     return config
 
 
@@ -307,6 +313,8 @@ class EncodedMLP(keras.layers.Layer):
     depth, width, activation, w0, skips: as in `MLP`.
     num_frequencies: int (same for every input) or dict name -> int, octaves of the
       normalized positional encoding. Defaults to 4.
+    plain_inputs: tuple of input names encoded without the 1/2^k factor (inputs held
+      constant along the integral; `PositionalEncoding`). Defaults to ().
 
   Call arguments:
     inputs: dict name -> [..., D_name] tensor (or a [..., D] tensor if input_names is None).
@@ -322,7 +330,8 @@ class EncodedMLP(keras.layers.Layer):
   """
 
   def __init__(self, input_names=("t",), output_dim=1, depth=4, width=128,
-               activation="swish", w0=30.0, skips=(), num_frequencies=4, **kwargs):
+               activation="swish", w0=30.0, skips=(), num_frequencies=4, plain_inputs=(),
+               **kwargs):
     super().__init__(**_own_casting(kwargs))
     self.input_names = None if input_names is None else tuple(input_names)
     if isinstance(num_frequencies, dict):
@@ -335,8 +344,14 @@ class EncodedMLP(keras.layers.Layer):
     keys = self.input_names or ("x",)
     freqs = {k: (num_frequencies.get(k, 0) if isinstance(num_frequencies, dict)
                  else int(num_frequencies)) for k in keys}
-    self.encoders = {k: PositionalEncoding(freqs[k], dtype=self.dtype_policy,
-                                           name=f"pe_{k}") for k in keys}
+    self.plain_inputs = tuple(plain_inputs)
+    unknown = set(self.plain_inputs) - set(keys)
+    if unknown:
+      raise ValueError(f"plain_inputs names {sorted(unknown)} that are not in input_names "
+                       f"{self.input_names}.")
+    self.encoders = {k: PositionalEncoding(freqs[k], normalized=k not in self.plain_inputs,
+                                           dtype=self.dtype_policy, name=f"pe_{k}")
+                     for k in keys}
     self.mlp = MLP(output_dim, depth=depth, width=width, activation=activation, w0=w0,
                    skips=skips, dtype=self.dtype_policy, name="mlp")
     self.output_dim = int(output_dim)
@@ -398,7 +413,7 @@ class EncodedMLP(keras.layers.Layer):
     config.update(input_names=None if self.input_names is None else list(self.input_names),
                   output_dim=self.output_dim, depth=mlp.depth, width=mlp.width,
                   activation=mlp.activation, w0=mlp.w0, skips=list(mlp.skips),
-                  num_frequencies=self.num_frequencies)
+                  num_frequencies=self.num_frequencies, plain_inputs=list(self.plain_inputs))
     return config
 
 

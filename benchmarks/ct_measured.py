@@ -40,7 +40,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 flags.DEFINE_float("budget_minutes", 8.0, "Training time.")
 flags.DEFINE_integer("batch_lines", 4096, "Lines a step.")
 flags.DEFINE_integer("subsample", 4, "Keep every k-th view.")
-flags.DEFINE_string("activation", "swish", "Activation of the point model.")
+flags.DEFINE_string("activation", "swish", "Activation of the model.")
+flags.DEFINE_enum("parameterization", "point", list(ct.PARAMETERIZATIONS), "The CT model.")
+flags.DEFINE_enum("line_encoding", "plain", list(ct.LINE_ENCODINGS),
+                  "Ray model: the encoding of rho and theta.")
 flags.DEFINE_float("tv_weight", ct.Config.tv_weight, "Weight of the point model's TV prior.")
 flags.DEFINE_string("htc", "", "A measured HTC 2022 .mat scan instead of the phantom.")
 flags.DEFINE_bool("write", True, "Write results and the BENCHMARKS.md table.")
@@ -122,12 +125,15 @@ def main(argv):
     scan = ct_data.phantom_scan("shepp_logan", GEOMETRY, image_size=256)
     name, what, command = "ct_measured", "fan beam, 181 views over 90°, 560 detectors", ""
   load_seconds = time.perf_counter() - start
-  config = ct.Config(parameterization="point", activation=FLAGS.activation,
+  config = ct.Config(parameterization=FLAGS.parameterization, activation=FLAGS.activation,
+                     line_encoding=FLAGS.line_encoding,
                      tv_weight=FLAGS.tv_weight,
                      tv_step=1.0 / ct.Config.image_size,  # half a pixel of the image
-                     subsample=FLAGS.subsample, batch_lines=FLAGS.batch_lines, steps=1_000_000,
-                     budget_minutes=FLAGS.budget_minutes, log_every=50,
-                     checkpoint_every=1_000_000, sirt_iterations=100)
+                     subsample=FLAGS.subsample, batch_lines=FLAGS.batch_lines,
+                     loop=dataclasses.replace(ct.Config().loop, steps=1_000_000,
+                                              budget_minutes=FLAGS.budget_minutes, log_every=50,
+                                              checkpoint_every=1_000_000),
+                     sirt_iterations=100)
   workdir = tempfile.mkdtemp(prefix="ct_measured_")
   start = time.perf_counter()
   result, outputs = ct.train_and_evaluate(config, scan, workdir)
@@ -143,10 +149,13 @@ def main(argv):
   stages = ", ".join(f"{k[8:]} {v:.1f} s" for k, v in row.items()
                      if k.startswith("seconds_") and k != "seconds_total")
   text = (f"`python -m benchmarks.ct_measured {command}--budget_minutes="
-          f"{FLAGS.budget_minutes:g} --tv_weight={FLAGS.tv_weight:g}` ({what}, every "
-          f"{FLAGS.subsample}th view kept; point model 4×128 {FLAGS.activation}, "
+          f"{FLAGS.budget_minutes:g} --tv_weight={FLAGS.tv_weight:g} --parameterization="
+          f"{FLAGS.parameterization} --line_encoding={FLAGS.line_encoding}` ({what}, every "
+          f"{FLAGS.subsample}th view kept; {FLAGS.parameterization} model 4×128 "
+          f"{FLAGS.activation}, "
           f"{FLAGS.batch_lines} lines a step, {row['steps']} steps):\n\n"
           "| | AutoInt | interpolation | FBP | SIRT |\n|---|---|---|---|---|\n"
+          f"| kept views PSNR | {row['psnr_train_views']:.2f} | | | |\n"
           f"| held-out views PSNR / SSIM | {row['psnr_heldout_autoint']:.2f} / "
           f"{row['ssim_heldout_autoint']:.3f} | {row['psnr_heldout_interpolation']:.2f} / "
           f"{row['ssim_heldout_interpolation']:.3f} | | |\n"

@@ -7,8 +7,12 @@ views. Nothing is tuned on the held-out views. Writes benchmarks/results/ct_tabl
 and the table in BENCHMARKS.md.
 
   python -m benchmarks.ct_table                       # ~45 min on 2 CPU cores
-  python -m benchmarks.ct_table --steps=200 --activations=swish --subsamples=8 --nowrite
+  python -m benchmarks.ct_table --config.loop.steps=200 --activations=swish --subsamples=8 --nowrite
   python -m benchmarks.ct_table --parameterizations=point --merge   # add to the saved rows
+
+Every ct.Config field is a flag (--config.FIELD, as for train.tomography); the table's default
+is 1000 full-batch steps a run. A row keeps its config flat, the loop's fields by their own
+names (steps, learning_rate, ...), as rows always had.
 """
 
 import dataclasses
@@ -20,10 +24,12 @@ from absl import app
 from absl import flags
 import numpy as np
 
-from autoint_tf import config_flags
+from autoint_tf import configs
 from autoint_tf import ct
 from autoint_tf import io_utils
 from autoint_tf import plots
+from autoint_tf.cli import define_config
+from benchmarks import report
 
 flags.DEFINE_list("activations", ["relu", "swish", "sine", "softplus"], "Activations.")
 flags.DEFINE_list("subsamples", ["4", "8", "16"], "Keep every k-th view.")
@@ -35,14 +41,7 @@ flags.DEFINE_bool("merge", False, "Keep the rows of benchmarks/results/ct_table.
                   "run does not redo (to run the models in separate invocations).")
 
 
-@dataclasses.dataclass(frozen=True)
-class TableConfig(ct.Config):
-  """ct.Config with the table's defaults; every field is a flag (activation, subsample and
-  parameterization are set per run from the lists above)."""
-  steps: int = 1000                   # training steps per run (full batch of kept lines)
-
-
-config_flags.define(TableConfig, enums={"parameterization": ct.PARAMETERIZATIONS})
+CONFIG = define_config(configs.replace(ct.Config(), {"loop.steps": 1000}))
 FLAGS = flags.FLAGS
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -51,10 +50,16 @@ def _fmt(x, digits=1):
   return "–" if x is None else f"{x:.{digits}f}"
 
 
+def _row(config):
+  """A config as a row's flat fields (the loop's by their own names)."""
+  return {k.rsplit(".", 1)[-1] if k.startswith("loop.") else k: v
+          for k, v in configs.flat(config).items()}
+
+
 def _settings(row):
-  """What a row's run changed from the table's defaults (TableConfig), e.g. "tv_weight 0.0001",
+  """What a row's run changed from the table's defaults (CONFIG's), e.g. "tv_weight 0.0001",
   besides its model, activation, subsampling and steps; "" for none."""
-  defaults = dataclasses.asdict(TableConfig())
+  defaults = _row(CONFIG.default)
   per_run = {"parameterization", "activation", "subsample", "steps"}
   return ", ".join(f"{k} {row[k]:g}" if isinstance(row[k], float) else f"{k} {row[k]}"
                    for k in defaults if k not in per_run and k in row and row[k] != defaults[k])
@@ -81,7 +86,7 @@ def fill_baselines(rows):
 
 def _suffix(config):
   """Model-name suffix of a run's sinogram: its settings (no "_", which separates the key)."""
-  text = _settings(dataclasses.asdict(config)).replace("_", "").replace(", ", "+")
+  text = _settings(_row(config)).replace("_", "").replace(", ", "+")
   return ("+" + text.replace(" ", "")) if text else ""
 
 
@@ -103,9 +108,10 @@ def table(rows):
       f"{_fmt(r.get('psnr_image_tv'))} | {r['steps']} | "
       f"{_fmt(r['seconds'], 0)} |\n" for r in rows)
   steps = sorted({int(r["steps"]) for r in rows})
-  command = (f"`python -m benchmarks.ct_table --steps={steps[0]}`" if len(steps) == 1 else
-             "`python -m benchmarks.ct_table` (rows added with `--merge`; each row's `--steps` "
-             "in its steps column)")
+  command = (f"`python -m benchmarks.ct_table --config.loop.steps={steps[0]}`"
+             if len(steps) == 1 else
+             "`python -m benchmarks.ct_table` (rows added with `--merge`; each row's "
+             "`--config.loop.steps` in its steps column)")
   return (f"{command} (4×128, PE 10, 16 stratified "
           "samples a line, Adam (amsgrad) 1e-3, full-batch steps; the ray model is the paper's "
           "Φ(ρ, θ, t) and has no image; the point model has the view-consistency prior (weight 1) "
@@ -120,7 +126,7 @@ def table(rows):
 def main(argv):
   del argv
   path = os.path.join(ROOT, "benchmarks", "results", "ct_table.json")
-  base = ct.Config(**dataclasses.asdict(config_flags.config(TableConfig)))
+  base = configs.validated(CONFIG.value)
   rows = []
   if FLAGS.merge and os.path.exists(path):
     with open(path) as f:
@@ -131,7 +137,7 @@ def main(argv):
   sinograms = dict(np.load(npz)) if FLAGS.merge and os.path.exists(npz) else {}
   if FLAGS.import_lines:
     with open(FLAGS.import_lines) as f:
-      imported = [{"steps": FLAGS.steps, "seconds": None, **json.loads(line)} for line in f
+      imported = [{"steps": base.loop.steps, "seconds": None, **json.loads(line)} for line in f
                   if line.startswith("{")]
     rows = [r for r in rows if key(r) not in {key(i) for i in imported}] + imported
   for parameterization in FLAGS.parameterizations:
@@ -143,7 +149,7 @@ def main(argv):
         metrics, out = ct.train_and_evaluate(config, progress=False)
         sinograms[f"{parameterization}{_suffix(config)}_{activation}_{sub}"] = out["prediction"]
         sinograms["truth"], sinograms[f"kept_{sub}"] = out["truth"], out["kept"]
-        row = {**dataclasses.asdict(config), **metrics, "seconds": time.time() - start}
+        row = {**_row(config), **metrics, "seconds": time.time() - start}
         rows = [r for r in rows if key(r) != key(row)] + [row]
         if FLAGS.write:  # after every run: a crash loses at most the run in progress
           io_utils.write_json(path, {"rows": rows})
@@ -166,8 +172,7 @@ def main(argv):
     with io_utils.atomic_path(os.path.join(out, "ct_table.md")) as tmp:
       open(tmp, "w").write(text)
     plots.ct_activations(sinograms, os.path.join(out, "ct_activations.png"))
-    io_utils.replace_section(os.path.join(ROOT, "BENCHMARKS.md"), "ct_table",
-                             "Sparse-view CT: activations × subsampling", text)
+    report.publish("ct_table", "Sparse-view CT: activations × subsampling", text)
 
 
 if __name__ == "__main__":

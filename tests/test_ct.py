@@ -231,3 +231,16 @@ def test_prior_settings_that_would_be_ignored_or_wrong_are_refused(settings, mes
   config = app_config(ct.Config, num_angles=8, num_detectors=8, subsample=2, **settings)
   with pytest.raises(ValueError, match=message):
     ct.Task(config, ct.scan_for(config), *ct.split_views(config, 8))
+
+
+def test_the_ray_models_line_encoding_is_plain_and_old_runs_restore_as_trained():
+  config = ct.Config(parameterization="ray")
+  assert config.line_encoding == "plain"
+  encoders = lambda phi: [phi.encoders[k].normalized for k in ("rho", "theta", "t")]
+  assert encoders(ct.make_network(config)) == [False, False, True]  # t keeps 1/2^k
+  # A run written before the knob existed has no line_encoding in its context: normalized.
+  assert encoders(ct.make_model(config, {"radius": 1.0})) == [True, True, True]
+  assert encoders(ct.make_model(config, {"radius": 1.0, "line_encoding": "plain"})) == [
+      False, False, True]
+  with pytest.raises(ValueError, match="line_encoding=fourier: choose one of plain, normalized"):
+    ct.Config(line_encoding="fourier")

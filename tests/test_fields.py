@@ -39,6 +39,24 @@ def test_positional_encoding_derivative_is_bounded_and_exact():
   assert y.shape == (101, 16)
 
 
+def test_plain_positional_encoding_is_nerfs_and_its_jvp_exact():
+  x = tf.constant(np.random.default_rng(3).normal(size=(7, 2)))
+  enc = fields.PositionalEncoding(4, normalized=False, dtype="float64")
+  scales = 2.0 ** np.arange(4)
+  xs = x.numpy()[:, None, :] * scales[:, None]
+  want = np.concatenate([x.numpy(), np.sin(xs).reshape(7, -1), np.cos(xs).reshape(7, -1)], -1)
+  np.testing.assert_allclose(enc(x).numpy(), want, rtol=1e-12)
+  x_dot = tf.constant(np.random.default_rng(4).normal(size=(7, 2)))
+  with tf.autodiff.ForwardAccumulator(x, x_dot) as acc:
+    y = enc(x)
+  np.testing.assert_allclose(enc.jvp(x, x_dot)[1].numpy(), acc.jvp(y).numpy(), rtol=1e-10)
+  assert fields.PositionalEncoding.from_config(enc.get_config()).normalized is False
+  mlp = fields.IntegralMLP(("rho", "t"), plain_inputs=("rho",))
+  assert [mlp.encoders[k].normalized for k in ("rho", "t")] == [False, True]
+  with pytest.raises(ValueError, match=r"plain_inputs names \['theta'\]"):
+    fields.IntegralMLP(("rho", "t"), plain_inputs=("theta",))
+
+
 @pytest.mark.parametrize("activation", sorted(fields.ACTIVATIONS))
 def test_activation_derivatives_match_autodiff(activation):
   z = tf.constant(np.linspace(-2.3, 2.1, 57))
