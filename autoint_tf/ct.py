@@ -605,6 +605,6 @@ def evaluate(config, scan, phi, grad, kept, held, prior=None):
                      for k, v in segments.items()}
     outputs["segmentations"] = segments
     seconds["segmentation"] = lap()
-  report.update(image_size=size, image_pixel_size=2 * extent / size)
+  report.update(grid_pixels=size, grid_pixel_size=2 * extent / size)  # (the images' grid)
   report.update({f"seconds_{k}": v for k, v in seconds.items()})
   return report, outputs

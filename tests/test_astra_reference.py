@@ -200,7 +200,7 @@ def test_a_measured_run_scores_every_method_against_a_reference_segmentation(tmp
                       sirt_iterations=50, reference_segmentation=reference)
   report, outputs = ct.train_and_evaluate(config, workdir=str(tmp_path / "run"), progress=False)
   assert set(report["mcc"]) == {"fbp", "sirt", "autoint"}
-  assert report["image_size"] == 32 and report["image_pixel_size"] == pytest.approx(2 * PIXEL)
+  assert report["grid_pixels"] == 32 and report["grid_pixel_size"] == pytest.approx(2 * PIXEL)
   assert report["mcc"]["fbp"] > 0.8 and report["mcc"]["sirt"] > 0.8, report["mcc"]
   assert -1 <= report["mcc"]["autoint"] <= 1  # (3 steps: a score, not yet a good one)
   ct.write_report(report, outputs, ct.scan_for(config), str(tmp_path / "run"))
