@@ -477,15 +477,9 @@ def write_images(outputs, workdir):
   with io_utils.atomic_path(os.path.join(workdir, "image.npy")) as tmp:
     np.save(tmp, np.asarray(image, np.float32))
   span = max(float(np.ptp(image)), 1e-12)
-  _write_png(os.path.join(workdir, "image.png"), (image - image.min()) / span)
+  plots.save_png((image - image.min()) / span, os.path.join(workdir, "image.png"))
   for method, mask in (outputs.get("segmentations") or {}).items():
-    _write_png(os.path.join(workdir, f"segmentation_{method}.png"), mask.astype(np.float64))
-
-
-def _write_png(path, unit_image):
-  import imageio.v3 as iio  # pylint: disable=g-import-not-at-top
-  with io_utils.atomic_path(path) as tmp:
-    iio.imwrite(tmp, (np.clip(unit_image, 0, 1) * 255 + 0.5).astype(np.uint8), extension=".png")
+    plots.save_png(mask.astype(np.float64), os.path.join(workdir, f"segmentation_{method}.png"))
 
 
 def image_grid(config, scan):

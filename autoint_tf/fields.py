@@ -180,8 +180,11 @@ class PositionalEncoding(keras.layers.Layer):
       xs = x[..., None, :] * scales[:, None]  # [..., L, D]
       new_shape = tf.concat([tf.shape(x)[:-1], [-1]], 0)
       sin, cos = tf.sin(xs), tf.cos(xs)
-      amplitude = (1.0 / scales[:, None]) if self.normalized else tf.ones_like(scales[:, None])
-      parts += [tf.reshape(sin * amplitude, new_shape), tf.reshape(cos * amplitude, new_shape)]
+      if self.normalized:
+        sin_part, cos_part = sin / scales[:, None], cos / scales[:, None]
+      else:
+        sin_part, cos_part = sin, cos
+      parts += [tf.reshape(sin_part, new_shape), tf.reshape(cos_part, new_shape)]
       if x_dot is not None:
         xd = x_dot[..., None, :] * (1.0 if self.normalized else scales[:, None])
         dparts += [tf.reshape(cos * xd, new_shape), tf.reshape(-sin * xd, new_shape)]

@@ -433,6 +433,16 @@ def write_export(tracked, functions, export_base, model_name, version=None, defa
       shutil.rmtree(tmp)
 
 
+def renderer_info(model, num_sections):
+  """model_info's description of a radiance renderer: which, its network evaluations a ray,
+  and N for AutoInt (the baseline has no sections)."""
+  info = {"renderer": "autoint" if model.renders_at_sections else "quadrature",
+          "evaluations_per_ray": model.evaluations_per_ray(num_sections)}
+  if model.renders_at_sections:
+    info["num_sections"] = num_sections
+  return info
+
+
 def export(workdir, export_base, model_name, version=None, num_sections=8,
            max_batch=DEFAULT_MAX_BATCH, allow_any_bounds=False):
   """Exports the trained model of a training workdir (any application); returns the version
@@ -444,10 +454,7 @@ def export(workdir, export_base, model_name, version=None, num_sections=8,
   if run.application == "radiance":
     functions, default = radiance_functions(run.model, run.context, num_sections, max_batch,
                                             allow_any_bounds=allow_any_bounds), "render_rays"
-    info.update(renderer=run.config.renderer, allow_any_bounds=allow_any_bounds,
-                evaluations_per_ray=run.model.evaluations_per_ray(num_sections))
-    if run.model.renders_at_sections:
-      info.update(num_sections=num_sections)
+    info.update(renderer_info(run.model, num_sections), allow_any_bounds=allow_any_bounds)
   elif run.application == "ct":
     functions, default = ct_functions(run.model, run.config, float(run.context["radius"]),
                                       max_batch), "line_integral"

@@ -56,11 +56,10 @@ class Refused(RuntimeError):
 # Cameras.
 
 def quaternion_matrix(wxyz):
-  """The rotation matrix [3, 3] of a unit quaternion (w, x, y, z)."""
-  w, x, y, z = np.asarray(wxyz, np.float64) / np.linalg.norm(wxyz)
-  return np.array([[1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
-                   [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
-                   [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)]])
+  """The rotation matrix [3, 3] of a unit quaternion (w, x, y, z), viser's convention."""
+  from viser import transforms  # pylint: disable=g-import-not-at-top
+  wxyz = np.asarray(wxyz, np.float64)
+  return transforms.SO3(wxyz / np.linalg.norm(wxyz)).as_matrix()
 
 
 def pose_from_viser(wxyz, position):
@@ -204,10 +203,7 @@ def from_renderer(renderer, context, num_sections=8, label="in process"):
   fn, signature = export.radiance_functions(renderer, context, num_sections)["render_rays"]
   render = tf.function(fn, input_signature=signature, jit_compile=False)
   info = {"application": "radiance", "context": context,
-          "renderer": "autoint" if renderer.renders_at_sections else "quadrature",
-          "evaluations_per_ray": renderer.evaluations_per_ray(num_sections)}
-  if renderer.renders_at_sections:
-    info["num_sections"] = num_sections
+          **export.renderer_info(renderer, num_sections)}
 
   def predict(inputs, signature="render_rays"):
     del signature
