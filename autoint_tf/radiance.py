@@ -159,12 +159,12 @@ def load_views(config):
                      "(coverage) to composite on other backgrounds; it needs RGBA views (npz "
                      "with an alpha array, or Blender PNGs). Leave it off for this scene.")
   if (config.renderer == "autoint" and config.sampler.input == "line" and
-      not (train_views.ndc or config.scene.box)):
+      not (train_views.ndc or train_views.box is not None)):
     raise ValueError(f"--config.sampler.input=line: the sampling network then places its posts "
                      f"by the ray's line alone, but {train_views.name!r} renders each ray from "
-                     "its camera's near to far, which moves along the line with the camera. Add "
-                     "--config.scene.box=auto (or the scene's box) so that [near, far] is the "
-                     "line's own, or use --config.sampler.input=ray.")
+                     "its camera's near to far, which moves along the line with the camera "
+                     "(--config.scene.box=none). Leave the box at default (or give one) so that "
+                     "each ray's segment is the line's own, or use --config.sampler.input=ray.")
   return train_views, test_views
 
 

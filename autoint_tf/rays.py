@@ -168,32 +168,58 @@ def scene_rays(rays_o, rays_d, near, far, ndc=None, box=None):
 
   ndc: None, or (height, width, focal) of a forward-facing scene, whose models were trained
   on NDC rays (then near/far are replaced by 0/1).
-  box: None, or the scene's bounding box ((x0, y0, z0), (x1, y1, z1)): [near, far] is cut to
-  the part of each ray inside it (`clip_to_box`), and the dict gets `inside` [B], 1 for the
-  rays that meet the box and 0 for those that miss it: nothing is outside the box, so the
-  renderers show the background on those rays.
+  box: None, or the scene's bounding box ((x0, y0, z0), (x1, y1, z1)). Nothing is outside it:
+  [near, far] is cut to the part of each ray inside it (`clip_to_box`), and every ray is
+  rewritten on its line's own terms (`box_rays`): its origin where the line enters the box,
+  its direction of unit length, t in world units from there. A camera anywhere on a line,
+  with d of any length, gives the model the same ray; only the segment differs (a camera
+  inside the box sees from itself on). The dict then also has `inside` [B] (1 for rays that
+  meet the box inside [near, far], 0 for those that miss it, which the renderers show as
+  background), and `t_offset`, `t_scale` [B], which map the box's t back to the caller's:
+  t = t_offset + t_scale * t_box (`Renderer._composite` reports depth that way).
   """
   if ndc is not None:
     rays_o, rays_d = ndc_rays(*ndc, 1.0, rays_o, rays_d)
     near, far = tf.zeros_like(near), tf.ones_like(far)
-  out = {"rays_o": rays_o, "rays_d": rays_d}
   if box is not None:
-    near, far, hit = clip_to_box(rays_o, rays_d, near, far, box)
-    out["inside"] = tf.cast(hit, rays_o.dtype)
-  return {**out, "near": near, "far": far}
+    return box_rays(rays_o, rays_d, near, far, box)
+  return {"rays_o": rays_o, "rays_d": rays_d, "near": near, "far": far}
+
+
+def box_rays(rays_o, rays_d, near, far, box):
+  """Rays o + t d, t in [near, far], on their lines' terms inside the box (`scene_rays`):
+  o' = o + t_in d with t_in where the whole line enters the box, d' = d / |d|, and
+  [near', far'] = ([near, far] cut to the box - t_in) |d|. Rays that miss the box get
+  o' = the box's centre and [0, 1] (any finite ray: their density is zeroed)."""
+  lo = tf.constant(box[0], rays_o.dtype)
+  hi = tf.constant(box[1], rays_o.dtype)
+  length = tf.norm(rays_d, axis=-1)
+  line_in, _ = _slabs(rays_o, rays_d, lo, hi)
+  clipped_near, clipped_far, hit = clip_to_box(rays_o, rays_d, near, far, box)
+  line_in = tf.where(hit, line_in, clipped_near)
+  centre = tf.broadcast_to(0.5 * (lo + hi), tf.shape(rays_o))
+  return {"rays_o": tf.where(hit[:, None], rays_o + line_in[:, None] * rays_d, centre),
+          "rays_d": rays_d / length[:, None],
+          "near": tf.where(hit, (clipped_near - line_in) * length, tf.zeros_like(near)),
+          "far": tf.where(hit, (clipped_far - line_in) * length, tf.ones_like(far)),
+          "inside": tf.cast(hit, rays_o.dtype), "t_offset": line_in, "t_scale": 1.0 / length}
+
+
+def _slabs(rays_o, rays_d, lo, hi):
+  """(enter, leave) [B]: where the line o + t d, t in R, enters and leaves the box [lo, hi]
+  (slab test; enter > leave when it misses)."""
+  # d_i = 0 becomes 1e-12: a slab the ray runs inside (or outside) of for any finite t.
+  inv = 1.0 / tf.where(tf.abs(rays_d) < 1e-12, tf.constant(1e-12, rays_d.dtype), rays_d)
+  t_lo, t_hi = (lo - rays_o) * inv, (hi - rays_o) * inv
+  return (tf.reduce_max(tf.minimum(t_lo, t_hi), -1), tf.reduce_min(tf.maximum(t_lo, t_hi), -1))
 
 
 def clip_to_box(rays_o, rays_d, near, far, box):
   """(near, far, hit) [B]: [near, far] cut to where o + t d lies inside the box
   ((x0, y0, z0), (x1, y1, z1)) (slab test), and whether the ray meets the box inside
   [near, far]. Rays that miss it keep [near, far], so that no section has zero length."""
-  lo = tf.constant(box[0], rays_o.dtype)
-  hi = tf.constant(box[1], rays_o.dtype)
-  # d_i = 0 becomes 1e-12: a slab the ray runs inside (or outside) of for any finite t.
-  inv = 1.0 / tf.where(tf.abs(rays_d) < 1e-12, tf.constant(1e-12, rays_d.dtype), rays_d)
-  t_lo, t_hi = (lo - rays_o) * inv, (hi - rays_o) * inv
-  enter = tf.reduce_max(tf.minimum(t_lo, t_hi), -1)
-  leave = tf.reduce_min(tf.maximum(t_lo, t_hi), -1)
+  enter, leave = _slabs(rays_o, rays_d, tf.constant(box[0], rays_o.dtype),
+                        tf.constant(box[1], rays_o.dtype))
   clipped_near, clipped_far = tf.maximum(near, enter), tf.minimum(far, leave)
   hit = clipped_near < clipped_far
   return tf.where(hit, clipped_near, near), tf.where(hit, clipped_far, far), hit

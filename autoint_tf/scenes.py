@@ -34,7 +34,8 @@ class Views:
   name: str = ""
   ndc: bool = False             # LLFF forward-facing: rays in normalized device coordinates
   depth: Optional[np.ndarray] = None  # [V, H, W] reference depth, when known
-  box: Optional[tuple] = None   # ((x0, y0, z0), (x1, y1, z1)): rays cut to it (rays.clip_to_box)
+  box: Optional[tuple] = None   # ((x0, y0, z0), (x1, y1, z1)): rays cut to it (rays.box_rays)
+  box_source: str = ""          # where the box came from (SceneConfig.box)
   alpha: Optional[np.ndarray] = None  # [V, H, W] coverage in [0, 1], when known: images are
                                       # then premultiplied colour + (1 - alpha) * background
   pixel_center: float = 0.0     # where in its pixel a pixel's ray passes (rays.py): 0 NeRF's
@@ -91,6 +92,8 @@ class Views:
             "width": self.width, "focal": float(self.focal),
             "pixel_center": float(self.pixel_center),
             "box": None if self.box is None else [list(map(float, c)) for c in self.box],
+            "box_source": self.box_source if self.box is not None else (
+                "ndc" if self.ndc else "none"),
             # a camera of these views (c2w 4x4): where a viewer of the model starts
             "view_pose": np.asarray(self.poses[0], np.float64).tolist()}
 
@@ -216,6 +219,13 @@ class BlobScene:
   colours: tuple = ((0.9, 0.85, 0.8), (0.9, 0.15, 0.1), (0.1, 0.7, 0.2), (0.15, 0.3, 0.95),
                     (0.95, 0.8, 0.1))
 
+  def extent(self, spread=4.0):
+    """The scene's box ((x0, y0, z0), (x1, y1, z1)): every blob's centre +- `spread` scales
+    (outside it each blob's density is below exp(-spread^2 / 2) of its peak: 3e-4 at 4)."""
+    centres, scales = np.asarray(self.centres), np.asarray(self.scales)[:, None]
+    return (tuple(float(v) for v in (centres - spread * scales).min(0)),
+            tuple(float(v) for v in (centres + spread * scales).max(0)))
+
   def fields(self, x):
     """(sigma [...], colour [..., 3]) at points x [..., 3] (TF)."""
     m = tf.constant(self.centres, x.dtype)
@@ -228,8 +238,9 @@ class BlobScene:
 
 
 def reference_render(scene, rays, num_samples=512, background=(0.0, 0.0, 0.0), chunk=4096):
-  """Dense midpoint quadrature of the volume rendering integral of an analytic scene:
-  dict of rgb [R, 3], depth [R], opacity [R]."""
+  """Dense midpoint quadrature of the volume rendering integral of an analytic scene over
+  each ray's [near, far] (rays as `Views.rays` gives them, on a box's terms or not): dict of
+  rgb [R, 3], depth [R], opacity [R]."""
   outs = []
   for i in range(0, len(rays["near"]), chunk):
     o = tf.constant(rays["rays_o"][i:i + chunk], tf.float64)
@@ -239,26 +250,33 @@ def reference_render(scene, rays, num_samples=512, background=(0.0, 0.0, 0.0), c
     t = near + (far - near) * (tf.range(num_samples, dtype=tf.float64) + 0.5) / num_samples
     sigma, colour = scene.fields(o[:, None] + t[..., None] * d[:, None])
     delta = (far - near) / num_samples * tf.norm(d, axis=-1, keepdims=True) * tf.ones_like(t)
+    if "inside" in rays:  # rays on a box's terms (rays.box_rays): nothing outside the box
+      sigma = sigma * tf.constant(rays["inside"][i:i + chunk], tf.float64)[:, None]
     rgb, depth, opacity, _ = rendering.composite(sigma, colour, delta, t,
                                                 tf.constant(background, tf.float64))
+    if "t_offset" in rays:  # depth in the caller's t
+      depth = (opacity * tf.constant(rays["t_offset"][i:i + chunk], tf.float64) +
+               depth * tf.constant(rays["t_scale"][i:i + chunk], tf.float64))
     outs.append((rgb.numpy(), depth.numpy(), opacity.numpy()))
   return {k: np.concatenate([o[j] for o in outs]).astype(np.float32)
           for j, k in enumerate(("rgb", "depth", "opacity"))}
 
 
 def procedural_views(num_train=40, num_test=8, size=32, scene=BlobScene(), radius=3.0,
-                     background=(0.0, 0.0, 0.0), pixel_center=0.0):
+                     background=(0.0, 0.0, 0.0), pixel_center=0.0, box=None):
   """(train, test) Views of the blob scene rendered by `reference_render` (deterministic),
-  each pixel along its ray at `pixel_center` (rays.py).
+  each pixel along its ray at `pixel_center` (rays.py); with a `box` (e.g. the scene's own
+  `BlobScene.extent`), over the rays' segments inside it, else over [near, far].
 
   Training cameras sit on a spiral over the upper and lower hemispheres, test cameras in
   between (azimuths and elevations not in the training set).
   """
   focal = 0.5 * size / np.tan(0.5 * np.deg2rad(40.0))  # 40 degree field of view
   def views(poses, name):
+    near, far = (0.0, UNBOUNDED) if box else (radius - 1.3, radius + 1.3)
     tmp = Views(np.zeros([len(poses), size, size, 3], np.float32), poses, float(focal),
-                radius - 1.3, radius + 1.3, tuple(background), name,
-                pixel_center=pixel_center)
+                near, far, tuple(background), name, pixel_center=pixel_center, box=box,
+                box_source="the scene's extent" if box else "")
     rays = tmp.rays()
     ref = reference_render(scene, rays, background=background)
     return dataclasses.replace(tmp, images=ref["rgb"].reshape(-1, size, size, 3),
@@ -602,10 +620,14 @@ class SceneConfig:
   image_size: int = knob(32, "blobs: the side of its rendered views.")
   near: float = knob(0.0, "Override the scene's near bound (0: the scene's); not for NDC.")
   far: float = knob(0.0, "Override the scene's far bound (0: the scene's); not for NDC.")
-  box: tuple = knob((), "x0,y0,z0,x1,y1,z1: the scene's bounding box, or auto: that of the "
-                    "training views' visual hull (silhouette_box). Every ray's [near, far] is "
-                    "cut to it, rays that miss it show the background, and training draws "
-                    "only rays that meet it (not for NDC).")
+  box: tuple = knob(("default",), "The region the model covers; every ray is cut to its "
+                    "segment inside it (a ray that misses it shows the background) and "
+                    "training draws only rays that meet it. default: the built-in scene's "
+                    "extent; the training views' visual hull where they carry alpha "
+                    "(silhouette_box); for other object scenes the hull of the training "
+                    "cameras' frusta between near and far; for LLFF the NDC volume its rays "
+                    "already run in. auto: the visual hull; x0,y0,z0,x1,y1,z1: this box; "
+                    "none: rays from the cameras' near to far.")
 
   def __post_init__(self):
     check_choice("config.scene.format", self.format, SCENE_FORMATS)
@@ -613,8 +635,12 @@ class SceneConfig:
     if self.format != "blobs" and not self.data_path:
       raise ValueError(f"--config.scene.format={self.format} reads a scene from disk: give "
                        "--config.scene.data_path.")
-    if tuple(self.box) not in ((), ("auto",)):
+    if tuple(self.box) not in BOX_WORDS:
       check_box(self.box)
+
+
+BOX_WORDS = (("default",), ("auto",), ("none",), ())  # () is none (the setting before 12-03)
+UNBOUNDED = 1e9  # a box scene's far: each ray runs to where it leaves the box
 
 
 def check_box(values):
@@ -631,9 +657,26 @@ def check_box(values):
   return tuple(numbers[:3]), tuple(numbers[3:])
 
 
-def _read_scene(config):
+def frusta_box(views):
+  """The bounding box of the training cameras' frusta between near and far: the corners of
+  every view's image at depth near and at far."""
+  corners = np.array([[0, 0], [views.width - 1, 0], [0, views.height - 1],
+                      [views.width - 1, views.height - 1]], np.float32)
+  points = []
+  for pose in np.asarray(views.poses, np.float32):
+    o, d = rays_lib.pixel_rays(tf.constant(np.tile(pose[None, :3, :4], (4, 1, 1))),
+                               tf.constant(corners), views.focal, views.height, views.width,
+                               views.pixel_center)
+    for t in (views.near, views.far):  # d's camera-frame z is -1: t is depth
+      points.append(o.numpy() + t * d.numpy())
+  points = np.concatenate(points)
+  return tuple(float(v) for v in points.min(0)), tuple(float(v) for v in points.max(0))
+
+
+def _read_scene(config, blob_box=None):
   if config.format == "blobs":
-    return procedural_views(size=config.image_size, pixel_center=config.pixel_center)
+    return procedural_views(size=config.image_size, pixel_center=config.pixel_center,
+                            box=blob_box)
   if config.format == "npz":
     return load_npz(config.data_path, white_background=config.white_background)
   if config.format == "blender":
@@ -643,25 +686,52 @@ def _read_scene(config):
   return load_llff(config.data_path, factor=config.downscale)
 
 
+def scene_box(config, train_views):
+  """(box or None, where it came from) of a SceneConfig for its training views."""
+  word = tuple(config.box)
+  if word in (("none",), ()):
+    return None, ""
+  if word == ("auto",):
+    return silhouette_box(train_views), "the training views' visual hull"
+  if word != ("default",):
+    return check_box(config.box), "given"
+  if train_views.ndc:
+    return None, "ndc"
+  if train_views.alpha is not None:
+    return silhouette_box(train_views), "the training views' visual hull"
+  return frusta_box(train_views), "the training cameras' frusta"
+
+
 def load(config):
-  """(train, test) Views of a SceneConfig, with its pixel centre, near/far and box."""
-  train_views, test_views = _read_scene(config)
+  """(train, test) Views of a SceneConfig, with its pixel centre, near/far and box. With a
+  box, a ray's segment is where it lies inside the box (near 0, far unbounded, unless
+  --config.scene.near/far bound it too): a camera anywhere sees the scene."""
+  words = tuple(config.box)
+  given = None if words in BOX_WORDS else check_box(config.box)
+  # The built-in scene is rendered over the segments its model sees.
+  blob_box = (BlobScene().extent() if words == ("default",) else given
+              ) if config.format == "blobs" else None
+  train_views, test_views = _read_scene(config, blob_box)
   center = rays_lib.check_pixel_center(config.pixel_center)
   train_views = dataclasses.replace(train_views, pixel_center=center)
   test_views = dataclasses.replace(test_views, pixel_center=center)
-  if not (config.near or config.far or config.box):
-    return train_views, test_views
-  if train_views.ndc:
+  if train_views.ndc and (config.near or config.far or words not in (("default",), ("none",),
+                                                                       ())):
     raise ValueError(f"--config.scene.near/far/box: {train_views.name!r} is a forward-facing "
-                     "scene whose NDC rays always run from 0 to 1; leave near and far at 0 and "
-                     "box empty.")
-  box = (silhouette_box(train_views) if tuple(config.box) == ("auto",) else
-         check_box(config.box) if config.box else None)
-  near = config.near or train_views.near
-  far = config.far or train_views.far
-  if not 0 < near < far:
+                     "scene whose NDC rays always run from 0 to 1 (its region is the NDC "
+                     "volume); leave near and far at 0 and box at default.")
+  if blob_box is not None:
+    box, source = blob_box, train_views.box_source if words == ("default",) else "given"
+  else:
+    box, source = scene_box(config, train_views)
+  if train_views.ndc:
+    return (dataclasses.replace(train_views, box_source=source),
+            dataclasses.replace(test_views, box_source=source))
+  near = config.near or (0.0 if box else train_views.near)
+  far = config.far or (UNBOUNDED if box else train_views.far)
+  if not 0 <= near < far or (near == 0 and not box):
     raise ValueError(f"--config.scene.near={config.near:g} --config.scene.far={config.far:g}: "
                      f"need 0 < near < far (the scene's own bounds are {train_views.near:g} "
                      f"and {train_views.far:g}).")
-  return (dataclasses.replace(train_views, near=near, far=far, box=box),
-          dataclasses.replace(test_views, near=near, far=far, box=box))
+  return (dataclasses.replace(train_views, near=near, far=far, box=box, box_source=source),
+          dataclasses.replace(test_views, near=near, far=far, box=box, box_source=source))

@@ -100,7 +100,6 @@ def test_sigkill_then_restart_resumes_step_and_optimizer_state(tmp_path):
   proc.wait()
   assert committed_step(ckpt) >= 15, "no checkpoint was committed before the deadline"
   from autoint_tf import radiance  # pylint: disable=g-import-not-at-top
-  from autoint_tf import scenes  # pylint: disable=g-import-not-at-top
   latest = tf.train.latest_checkpoint(str(ckpt))
   saved_step = int(latest.rsplit("-", 1)[1])
   assert saved_step >= 15 and saved_step % 5 == 0
@@ -108,7 +107,7 @@ def test_sigkill_then_restart_resumes_step_and_optimizer_state(tmp_path):
   # Adam moments) restored, then trains on to the end.
   config = radiance_config(image_size=8, batch_size=64, num_sections=4, checkpoint_every=5,
                            log_every=5, eval_every=100000, steps=saved_step + 5)
-  train, test = scenes.procedural_views(size=8)
+  train, test = radiance.load_views(config)  # the scene the command trained on (its box too)
   reader = tf.train.load_checkpoint(latest)
   moments = [n for n, _ in tf.train.list_variables(latest) if "optimizer" in n and "VARIABLE" in n]
   assert moments

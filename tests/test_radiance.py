@@ -10,6 +10,7 @@ import tensorflow as tf
 from conftest import radiance_config
 from autoint_tf import metrics
 from autoint_tf import radiance
+from autoint_tf import rays as rays_lib
 from autoint_tf import renderers
 from autoint_tf import scenes
 from autoint_tf import training
@@ -160,7 +161,7 @@ def test_a_budget_fit_without_a_budget_is_refused_naming_the_flags(overrides, me
 
 
 def test_run_overrides_reach_the_rays_the_context_and_the_networks(tmp_path):
-  config = radiance_config(image_size=8, near=2.0, far=3.5, width=32, depth=2,
+  config = radiance_config(image_size=8, near=2.0, far=3.5, box=("none",), width=32, depth=2,
                            samples_per_section=2, num_sections=4, sampler_depth=2,
                            sampler_width=16, sampler_frequencies=1, steps=1, log_every=1,
                            eval_every=0, checkpoint_every=1)
@@ -205,7 +206,7 @@ def test_the_pixel_centre_reaches_the_views_their_batches_and_the_context():
 @pytest.mark.parametrize("overrides, message", [
     (dict(near=3.0, far=2.0), r"--config.scene.near=3 --config.scene.far=2: need 0 < near < far"),
     (dict(near=-1.0), r"need 0 < near < far"),
-    (dict(far=1.0), r"--config.scene.near=0 --config.scene.far=1: need 0 < near < far.*own "
+    (dict(far=1.0, box=("none",)), r"--config.scene.near=0 --config.scene.far=1: need 0 < near < far.*own "
                     r"bounds are 1.7 and 4.3"),
     (dict(width=-8), r"--config.model.width=-8: give a count at least 1"),
     (dict(sampler_width=-8), r"--config.sampler.width=-8: give a count at least 1"),
@@ -219,8 +220,9 @@ def test_the_pixel_centre_reaches_the_views_their_batches_and_the_context():
     (dict(color_orientation="origin"), r"--config.model.color_orientation=origin: choose one of "
                                        r"ray, "),
     (dict(sampler_input="point"), r"--config.sampler.input=point: choose one of ray, line"),
-    (dict(sampler_input="line"), r"--config.sampler.input=line: .*'blobs.* renders each ray "
-                                 r"from its camera's near to far.*Add --config.scene.box=auto"),
+    (dict(sampler_input="line", box=("none",)),
+     r"--config.sampler.input=line: .*'blobs.* renders each ray from its camera's near to far.*"
+     r"\(--config.scene.box=none\). Leave the box at default"),
     (dict(post_jitter=0.5), r"--config.loss.post_jitter=0.5 / .* act on exact section means; "
                             r"with --config.loss.section_means=sampled"),
 ])
@@ -232,7 +234,7 @@ def test_bad_run_overrides_are_refused_naming_the_flag(overrides, message):
 def test_near_far_overrides_are_refused_on_ndc_scenes(monkeypatch):
   train, test = scenes.procedural_views(num_train=1, num_test=1, size=4)
   ndc = [dataclasses.replace(v, ndc=True, name="fern") for v in (train, test)]
-  monkeypatch.setattr(scenes, "_read_scene", lambda config: ndc)
+  monkeypatch.setattr(scenes, "_read_scene", lambda *args: ndc)
   with pytest.raises(ValueError, match=r"'fern' is a forward-facing scene.*leave near and far"):
     radiance.load_views(radiance_config(near=0.5))
 
@@ -246,10 +248,11 @@ def test_a_scene_box_cuts_training_test_and_served_rays_alike(tmp_path):
   box = ((-0.8,) * 3, (0.8,) * 3)
   assert train.box == test.box == box
   rays = test.rays(slice(0, 1))
-  hit = rays["near"] > test.near
+  hit = rays["inside"] > 0
   assert 0 < hit.sum() < len(hit)  # the views see the box and the space around it
-  x = rays["rays_o"][hit] + rays["near"][hit, None] * rays["rays_d"][hit]
-  np.testing.assert_allclose(np.abs(x).max(-1), 0.8, atol=1e-5)
+  # Each ray on its line's terms: from where it enters the box (its camera is outside).
+  np.testing.assert_allclose(np.abs(rays["rays_o"][hit]).max(-1), 0.8, atol=1e-5)
+  np.testing.assert_array_equal(rays["near"][hit], 0.0)
   batch = next(iter(scenes.ray_batches(train, 256)))
   assert np.all(batch["far"].numpy() - batch["near"].numpy() <= 1.6 * np.sqrt(3) * 1.5)
   # Training draws only the pixels whose rays meet the box (the others show the background
@@ -269,7 +272,9 @@ def test_a_scene_box_cuts_training_test_and_served_rays_alike(tmp_path):
   # The export renders what render_views renders (the box is in the run's context).
   path = export.export(str(tmp_path / "run"), str(tmp_path / "export"), "boxed")
   served = tf.saved_model.load(path).signatures["render_rays"]
-  got = served(rays_o=tf.constant(rays["rays_o"]), rays_d=tf.constant(rays["rays_d"]))
+  camera_o, camera_d = rays_lib.camera_rays(test.poses[:1], test.height, test.width, test.focal,
+                                            pixel_center=test.pixel_center)
+  got = served(rays_o=tf.reshape(camera_o, [-1, 3]), rays_d=tf.reshape(camera_d, [-1, 3]))
   want = radiance.render_views(model, test.subset(slice(0, 1)))
   np.testing.assert_allclose(got["rgb"].numpy(), want["rgb"].reshape(-1, 3), atol=1e-5)
   np.testing.assert_allclose(got["depth"].numpy(), want["depth"].reshape(-1), atol=1e-4)
@@ -288,7 +293,9 @@ def test_bad_boxes_are_refused_naming_the_flag(box):
 
 
 def test_a_box_no_ray_meets_is_refused_before_training():
-  train, _ = radiance.load_views(radiance_config(image_size=8, box=("50",) * 3 + ("51",) * 3))
+  # High above the scene (z is up): no training camera looks more than ~70 degrees up.
+  box = ("-0.5", "-0.5", "50", "0.5", "0.5", "51")
+  train, _ = radiance.load_views(radiance_config(image_size=8, box=box))
   with pytest.raises(ValueError, match=r"no ray of any view meets the scene box.*--config.scene.box"):
     scenes.ray_batches(train, 16)
 

@@ -115,11 +115,21 @@ def test_clip_to_box_cuts_each_ray_to_the_box_by_closed_forms():
   np.testing.assert_allclose(clipped_near.numpy(), [4.0, 2.0, 2.0, 0.5, 0.25], atol=1e-6)
   np.testing.assert_allclose(clipped_far.numpy(), [6.0, 4.0, 4.0, 9.0, 0.75], atol=1e-6)
   np.testing.assert_array_equal(hit.numpy(), [True, True, True, False, True])
-  # scene_rays applies it and marks the ray that misses the box; without a box the bounds
-  # stay and no ray is marked.
-  out = rays.scene_rays(rays_o, rays_d, near, far, box=box)
-  np.testing.assert_allclose(out["near"].numpy(), clipped_near.numpy())
-  np.testing.assert_array_equal(out["inside"].numpy(), [1, 1, 1, 0, 1])
+  # scene_rays applies it on the lines' terms (box_rays): origin where the line enters the
+  # box, unit direction, t in world units from there; the ray that misses is marked and put
+  # at the box's centre on [0, 1]. Without a box the rays and bounds stay as given.
+  out = {k: v.numpy() for k, v in rays.scene_rays(rays_o, rays_d, near, far, box=box).items()}
+  r2 = np.sqrt(2.0)
+  np.testing.assert_allclose(out["rays_o"], [[-1, 0, 0], [0, 2, 0.2], [-1, -2, 0], [0, 0, 0],
+                                             [-1, 0, 0]], atol=1e-6)
+  np.testing.assert_allclose(out["rays_d"], [[1, 0, 0], [0, -1, 0], [1 / r2, 1 / r2, 0],
+                                             [1, 0, 0], [1, 0, 0]], atol=1e-6)
+  np.testing.assert_allclose(out["near"], [0, 0, 0, 0, 1.25], atol=1e-6)
+  np.testing.assert_allclose(out["far"], [2, 4, 2 * r2, 1, 1.75], atol=1e-6)
+  np.testing.assert_array_equal(out["inside"], [1, 1, 1, 0, 1])
+  # t_offset + t_scale * t maps the box's t back to the caller's (the entry points' t).
+  np.testing.assert_allclose(out["t_offset"][[0, 1, 2, 4]], [4, 2, 2, -1], atol=1e-6)
+  np.testing.assert_allclose(out["t_scale"], [1, 0.5, 1 / r2, 1, 1], atol=1e-6)
   plain = rays.scene_rays(rays_o, rays_d, near, far)
   np.testing.assert_array_equal(plain["far"].numpy(), far.numpy())
   assert "inside" not in plain
@@ -145,3 +155,32 @@ def test_clipped_rays_begin_and_end_on_the_box_faces():
   x = rays_o[~hit, None] + t[:, None] * rays_d[~hit, None]
   assert not np.any(np.all((x >= lo) & (x <= hi), -1))
   assert 50 < hit.sum() < 500
+
+
+def test_box_rays_are_the_same_from_any_camera_on_the_line_and_any_length_of_d():
+  box = ((-1.0, -0.7, -1.2), (0.9, 1.1, 0.8))
+  rng = np.random.default_rng(3)
+  rays_o = rng.normal(size=[256, 3])  # cameras outside the box, 3 to 6 from its middle
+  rays_o *= rng.uniform(3, 6, size=[256, 1]) / np.linalg.norm(rays_o, axis=-1, keepdims=True)
+  rays_d = rng.uniform(-1.5, 1.5, size=[256, 3]) - rays_o  # towards points in and around it
+  near, far = np.zeros(256), np.full(256, 1e9)
+  def canonical(o, d):
+    out = rays.scene_rays(tf.constant(o, tf.float32), tf.constant(d, tf.float32),
+                          tf.constant(near, tf.float32), tf.constant(far, tf.float32), box=box)
+    return {k: v.numpy() for k, v in out.items()}
+  here = canonical(rays_o, rays_d)
+  assert 0.2 < here["inside"].mean() < 0.9
+  unit = rays_d / np.linalg.norm(rays_d, axis=-1, keepdims=True)
+  # 50 units further back along each ray's line, d scaled by 1000 (and by 1/1000).
+  for o, d in ((rays_o - 50 * unit, rays_d * 1000), (rays_o - 50 * unit, rays_d / 1000)):
+    there = canonical(o, d)
+    np.testing.assert_array_equal(there["inside"], here["inside"])
+    hit = here["inside"] > 0
+    for key in ("rays_o", "rays_d", "near", "far"):
+      np.testing.assert_allclose(there[key][hit], here[key][hit], atol=2e-4)
+    # The same world points: o + t d at the caller's t of the box's entry and exit.
+    for t_box in ("near", "far"):
+      t = there["t_offset"] + there["t_scale"] * there[t_box]
+      np.testing.assert_allclose((o + t[:, None] * d)[hit],
+                                 (here["rays_o"] + here[t_box][:, None] * here["rays_d"])[hit],
+                                 atol=5e-3)

@@ -18,7 +18,8 @@ outputs; every request is checked inside the graph, bad input -> INVALID_ARGUMEN
         near/far. TF Serving signatures have no optional inputs, so the bounds go in:
     render_rays_bounded: rays_o, rays_d, near [B], far [B] -> rgb, depth, opacity.
     ray_integral: rays_o, rays_d, t0 [B], t1 [B] -> sigma_integral [B], color_integral [B,3]:
-        integral over [t0, t1] of the density and colour pre-activations (two evaluations).
+        integral over [t0, t1] of the density and colour pre-activations (two evaluations);
+        with a scene box, over the part of [t0, t1] inside it (0 for rays that miss it).
     The quadrature baseline exports render_rays and render_rays_bounded (its own coarse +
     fine samples; no integral networks, so no ray_integral), e.g. to compare it in the viewer.
   CT models: line_integral: start [B,2], end [B,2] (line end points, the sinogram's
@@ -153,18 +154,18 @@ def radiance_functions(model, info, num_sections=8, max_batch=DEFAULT_MAX_BATCH,
   TFLite built-in ops only, see radiance.composite). Bounds (near/far, t0/t1) outside the
   [near, far] the model was trained on are refused unless `allow_any_bounds`."""
   near0, far0 = float(info["near"]), float(info["far"])
-  lo, hi = (0.0, MAX_MAGNITUDE) if allow_any_bounds else (near0 - 1e-6 * abs(near0),
-                                                          far0 + 1e-6 * abs(far0))
-  hint = ("bounds must be >= 0" if allow_any_bounds else
+  box = info.get("box")  # a model trained with a scene box saw every ray cut to it
+  # With a box, any segment is the box's part of it: every t >= 0 is answerable.
+  lo, hi = ((0.0, max(far0, MAX_MAGNITUDE)) if allow_any_bounds or box else
+            (near0 - 1e-6 * abs(near0), far0 + 1e-6 * abs(far0)))
+  hint = ("bounds must be >= 0" if allow_any_bounds or box else
           f"this model was trained on [{near0:g}, {far0:g}]; re-export with "
           "--allow_any_bounds to answer outside it")
   # Forward-facing models were trained on NDC rays in [0, 1].
   ndc = (info["height"], info["width"], info["focal"]) if info.get("ndc") else None
 
-  box = info.get("box")  # the rays a model trained with a scene box saw were cut to it
-
-  def rays(rays_o, rays_d, near, far, clip=True):
-    return rays_lib.scene_rays(rays_o, rays_d, near, far, ndc, box if clip else None)
+  def rays(rays_o, rays_d, near, far):
+    return rays_lib.scene_rays(rays_o, rays_d, near, far, ndc, box)
 
   def check_rays(rays_o, rays_d, **more):
     """Checks the rays (and more named per-ray inputs); returns them all, checked."""
@@ -199,7 +200,10 @@ def radiance_functions(model, info, num_sections=8, max_batch=DEFAULT_MAX_BATCH,
 
   def ray_integral(rays_o, rays_d, t0, t1):
     rays_o, rays_d, t0, t1 = check_rays(rays_o, rays_d, t0=t0, t1=t1)
-    r = rays(rays_o, rays_d, t0, t1, clip=False)  # the integral over [t0, t1] as asked
+    # The integral over [t0, t1] as asked; with a box, over its part inside the box (nothing
+    # is outside), on the box's terms (rays.box_rays: t in world units, times t_scale = 1/|d|
+    # back to the caller's t).
+    r = rays(rays_o, rays_d, t0, t1)
     inputs = {"origin": r["rays_o"], "direction": r["rays_d"]}
 
     def both(x):  # [..., 1 + 3]: sigma and colour integral networks
@@ -208,6 +212,8 @@ def radiance_functions(model, info, num_sections=8, max_batch=DEFAULT_MAX_BATCH,
 
     out = grad_net.definite_integral(both, r["near"][:, None], r["far"][:, None],
                                      inputs=inputs, validate=False)
+    if "inside" in r:
+      out = out * (r["inside"] * r["t_scale"])[:, None]
     return checked_result({"sigma_integral": out[:, 0], "color_integral": out[:, 1:]}, checks)
 
   ray = [_spec([None, 3], "rays_o"), _spec([None, 3], "rays_d")]
@@ -287,7 +293,12 @@ def warmup_inputs(application, context, signatures, batch_sizes=WARMUP_BATCH_SIZ
       near, far = float(context["near"]), float(context["far"])
       d = rng.normal(size=(b, 3)).astype(np.float32)
       d /= np.linalg.norm(d, axis=-1, keepdims=True)
-      rays = {"rays_o": (-0.5 * (near + far) * d).astype(np.float32), "rays_d": d}
+      centre = np.zeros(3)
+      if context.get("box"):  # rays from outside the box through its centre
+        lo, hi = np.asarray(context["box"], np.float64)
+        centre, reach = 0.5 * (lo + hi), float(np.linalg.norm(hi - lo))
+        near, far = 0.0, 2.0 * reach
+      rays = {"rays_o": (centre - 0.5 * (near + far) * d).astype(np.float32), "rays_d": d}
       inner = np.full(b, near + 0.25 * (far - near), np.float32)
       outer = np.full(b, near + 0.75 * (far - near), np.float32)
       out += [("render_rays", rays),

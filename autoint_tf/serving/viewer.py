@@ -340,10 +340,16 @@ class LiveView:
                          self.retry_seconds) for model in self.models]
 
 
-def depth_range(context):
-  """The depths a model's display spans: its near to far (NDC: 0 to 1)."""
+def depth_range(context, c2w=None):
+  """The depths a model's display spans: its near to far (NDC: 0 to 1); with a scene box,
+  the box's depths seen from the camera c2w (its centre's distance -+ its half diagonal)."""
   if context.get("ndc"):
     return 0.0, 1.0
+  if context.get("box") and c2w is not None:
+    lo, hi = np.asarray(context["box"], np.float64)
+    reach = 0.5 * float(np.linalg.norm(hi - lo))
+    distance = float(np.linalg.norm(0.5 * (lo + hi) - np.asarray(c2w)[:3, 3]))
+    return max(distance - reach, 0.0), distance + reach
   return float(context.get("near", 0.0)), float(context.get("far", 1.0))
 
 
@@ -360,7 +366,7 @@ def render_frame(model, camera, resolution, mode="rgb", models=1, retry_seconds=
     return Frame(error=f"unreachable, retrying every {retry_seconds:g} s: {e}", retry=True)
   except Refused as e:
     return Frame(error=f"refused: {e}")
-  image = display(outputs, mode, depth_range(model.context))
+  image = display(outputs, mode, depth_range(model.context, camera.c2w))
   return Frame(image, outputs, time.perf_counter() - start, model_seconds=model_seconds)
 
 
@@ -399,12 +405,13 @@ def trained_on(model):
   lines = [f"**{model.label}**",
            f"- application: {info.get('application', '?')}, renderer "
            f"{info.get('renderer', 'autoint')}, checkpoint {info.get('checkpoint', '?')}",
-           f"- near/far {c.get('near'):g} / {c.get('far'):g}" + (" (NDC)" if c.get("ndc") else ""),
+           (f"- region: the box {c['box']} ({c.get('box_source') or 'given'}); each ray "
+            "is cut to its segment inside it" if c.get("box") else
+            f"- near/far {c.get('near'):g} / {c.get('far'):g}" + (
+                " (NDC volume)" if c.get("ndc") else "")),
            f"- views {c.get('height')}×{c.get('width')}, focal {c.get('focal', 0):.1f}, "
            f"background {c.get('background')}",
            f"- evaluations a ray: {info.get('evaluations_per_ray', '?')}"]
-  if c.get("box"):
-    lines.append(f"- scene box {c['box']}")
   return "\n".join(lines)
 
 
