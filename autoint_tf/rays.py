@@ -194,9 +194,9 @@ def box_rays(rays_o, rays_d, near, far, box):
   lo = tf.constant(box[0], rays_o.dtype)
   hi = tf.constant(box[1], rays_o.dtype)
   length = tf.norm(rays_d, axis=-1)
-  line_in, _ = _slabs(rays_o, rays_d, lo, hi)
-  clipped_near, clipped_far, hit = clip_to_box(rays_o, rays_d, near, far, box)
-  line_in = tf.where(hit, line_in, clipped_near)
+  enter, leave = _slabs(rays_o, rays_d, lo, hi)
+  clipped_near, clipped_far, hit = _clip(near, far, enter, leave)
+  line_in = tf.where(hit, enter, clipped_near)
   centre = tf.broadcast_to(0.5 * (lo + hi), tf.shape(rays_o))
   return {"rays_o": tf.where(hit[:, None], rays_o + line_in[:, None] * rays_d, centre),
           "rays_d": rays_d / length[:, None],
@@ -214,15 +214,26 @@ def _slabs(rays_o, rays_d, lo, hi):
   return (tf.reduce_max(tf.minimum(t_lo, t_hi), -1), tf.reduce_min(tf.maximum(t_lo, t_hi), -1))
 
 
+def _clip(near, far, enter, leave):
+  """(near, far, hit): [near, far] cut to [enter, leave]; rays that miss keep theirs."""
+  clipped_near, clipped_far = tf.maximum(near, enter), tf.minimum(far, leave)
+  hit = clipped_near < clipped_far
+  return tf.where(hit, clipped_near, near), tf.where(hit, clipped_far, far), hit
+
+
 def clip_to_box(rays_o, rays_d, near, far, box):
   """(near, far, hit) [B]: [near, far] cut to where o + t d lies inside the box
   ((x0, y0, z0), (x1, y1, z1)) (slab test), and whether the ray meets the box inside
   [near, far]. Rays that miss it keep [near, far], so that no section has zero length."""
-  enter, leave = _slabs(rays_o, rays_d, tf.constant(box[0], rays_o.dtype),
-                        tf.constant(box[1], rays_o.dtype))
-  clipped_near, clipped_far = tf.maximum(near, enter), tf.minimum(far, leave)
-  hit = clipped_near < clipped_far
-  return tf.where(hit, clipped_near, near), tf.where(hit, clipped_far, far), hit
+  return _clip(near, far, *_slabs(rays_o, rays_d, tf.constant(box[0], rays_o.dtype),
+                                  tf.constant(box[1], rays_o.dtype)))
+
+
+def box_sphere(box):
+  """(centre [3], radius): the sphere through the corners of a box ((x0, y0, z0), (x1, y1,
+  z1)) as JSON lists or tuples, in numpy float64."""
+  lo, hi = np.asarray(box, np.float64)
+  return 0.5 * (lo + hi), 0.5 * float(np.linalg.norm(hi - lo))
 
 
 def broadcast_rays(rays_o, rays_d, t):

@@ -255,8 +255,7 @@ class Renderer(keras.Model):
     delta = delta_t * tf.norm(rays["rays_d"], axis=-1, keepdims=True)
     rgb, depth, opacity, weights = rendering.composite(
         rendering.empty_outside_box(rays, sigma), color, delta, t_mid, self.background, portable)
-    if "t_offset" in rays:  # rays on the box's terms (rays.box_rays): depth in the caller's t
-      depth = opacity * rays["t_offset"] + depth * rays["t_scale"]
+    depth = rendering.callers_depth(rays, depth, opacity)
     return {"rgb": rgb, "depth": depth, "opacity": opacity, "weights": weights}
 
 

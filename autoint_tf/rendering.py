@@ -43,6 +43,15 @@ def empty_outside_box(rays, sigma):
   return sigma * tf.cast(rays["inside"], sigma.dtype)[:, None]
 
 
+def callers_depth(rays, depth, opacity):
+  """depth [B] of rays on a box's terms (`t_offset`, `t_scale`: rays.box_rays) in the
+  caller's t (t = t_offset + t_scale t_box, weighted by opacity as depth is); else as it is."""
+  if "t_offset" not in rays:
+    return depth
+  return (opacity * tf.cast(rays["t_offset"], depth.dtype) +
+          depth * tf.cast(rays["t_scale"], depth.dtype))
+
+
 def recomposite(rgb, opacity, background, new_background):
   """rgb [..., 3] composited on `background` -> the same render on `new_background` [..., 3]
   (per ray or one colour): what shows through the ray's transparency (1 - opacity) changes."""

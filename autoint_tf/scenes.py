@@ -35,7 +35,7 @@ class Views:
   ndc: bool = False             # LLFF forward-facing: rays in normalized device coordinates
   depth: Optional[np.ndarray] = None  # [V, H, W] reference depth, when known
   box: Optional[tuple] = None   # ((x0, y0, z0), (x1, y1, z1)): rays cut to it (rays.box_rays)
-  box_source: str = ""          # where the box came from (SceneConfig.box)
+  box_source: str = "none"      # where the box came from (scenes.load)
   alpha: Optional[np.ndarray] = None  # [V, H, W] coverage in [0, 1], when known: images are
                                       # then premultiplied colour + (1 - alpha) * background
   pixel_center: float = 0.0     # where in its pixel a pixel's ray passes (rays.py): 0 NeRF's
@@ -92,8 +92,7 @@ class Views:
             "width": self.width, "focal": float(self.focal),
             "pixel_center": float(self.pixel_center),
             "box": None if self.box is None else [list(map(float, c)) for c in self.box],
-            "box_source": self.box_source if self.box is not None else (
-                "ndc" if self.ndc else "none"),
+            "box_source": self.box_source,
             # a camera of these views (c2w 4x4): where a viewer of the model starts
             "view_pose": np.asarray(self.poses[0], np.float64).tolist()}
 
@@ -243,20 +242,15 @@ def reference_render(scene, rays, num_samples=512, background=(0.0, 0.0, 0.0), c
   rgb [R, 3], depth [R], opacity [R]."""
   outs = []
   for i in range(0, len(rays["near"]), chunk):
-    o = tf.constant(rays["rays_o"][i:i + chunk], tf.float64)
-    d = tf.constant(rays["rays_d"][i:i + chunk], tf.float64)
-    near = tf.constant(rays["near"][i:i + chunk], tf.float64)[:, None]
-    far = tf.constant(rays["far"][i:i + chunk], tf.float64)[:, None]
+    r = {k: tf.constant(v[i:i + chunk], tf.float64) for k, v in rays.items() if k != "rgb"}
+    o, d = r["rays_o"], r["rays_d"]
+    near, far = r["near"][:, None], r["far"][:, None]
     t = near + (far - near) * (tf.range(num_samples, dtype=tf.float64) + 0.5) / num_samples
     sigma, colour = scene.fields(o[:, None] + t[..., None] * d[:, None])
     delta = (far - near) / num_samples * tf.norm(d, axis=-1, keepdims=True) * tf.ones_like(t)
-    if "inside" in rays:  # rays on a box's terms (rays.box_rays): nothing outside the box
-      sigma = sigma * tf.constant(rays["inside"][i:i + chunk], tf.float64)[:, None]
-    rgb, depth, opacity, _ = rendering.composite(sigma, colour, delta, t,
-                                                tf.constant(background, tf.float64))
-    if "t_offset" in rays:  # depth in the caller's t
-      depth = (opacity * tf.constant(rays["t_offset"][i:i + chunk], tf.float64) +
-               depth * tf.constant(rays["t_scale"][i:i + chunk], tf.float64))
+    rgb, depth, opacity, _ = rendering.composite(rendering.empty_outside_box(r, sigma), colour,
+                                                delta, t, tf.constant(background, tf.float64))
+    depth = rendering.callers_depth(r, depth, opacity)
     outs.append((rgb.numpy(), depth.numpy(), opacity.numpy()))
   return {k: np.concatenate([o[j] for o in outs]).astype(np.float32)
           for j, k in enumerate(("rgb", "depth", "opacity"))}
@@ -275,8 +269,7 @@ def procedural_views(num_train=40, num_test=8, size=32, scene=BlobScene(), radiu
   def views(poses, name):
     near, far = (0.0, UNBOUNDED) if box else (radius - 1.3, radius + 1.3)
     tmp = Views(np.zeros([len(poses), size, size, 3], np.float32), poses, float(focal),
-                near, far, tuple(background), name, pixel_center=pixel_center, box=box,
-                box_source="the scene's extent" if box else "")
+                near, far, tuple(background), name, pixel_center=pixel_center, box=box)
     rays = tmp.rays()
     ref = reference_render(scene, rays, background=background)
     return dataclasses.replace(tmp, images=ref["rgb"].reshape(-1, size, size, 3),
@@ -662,21 +655,18 @@ def frusta_box(views):
   every view's image at depth near and at far."""
   corners = np.array([[0, 0], [views.width - 1, 0], [0, views.height - 1],
                       [views.width - 1, views.height - 1]], np.float32)
-  points = []
-  for pose in np.asarray(views.poses, np.float32):
-    o, d = rays_lib.pixel_rays(tf.constant(np.tile(pose[None, :3, :4], (4, 1, 1))),
-                               tf.constant(corners), views.focal, views.height, views.width,
-                               views.pixel_center)
-    for t in (views.near, views.far):  # d's camera-frame z is -1: t is depth
-      points.append(o.numpy() + t * d.numpy())
-  points = np.concatenate(points)
+  poses = np.repeat(np.asarray(views.poses, np.float32)[:, :3, :4], len(corners), 0)
+  o, d = (v.numpy() for v in rays_lib.pixel_rays(poses, np.tile(corners, (len(views), 1)),
+                                                 views.focal, views.height, views.width,
+                                                 views.pixel_center))
+  points = np.concatenate([o + t * d for t in (views.near, views.far)])  # d's z is -1: depth
   return tuple(float(v) for v in points.min(0)), tuple(float(v) for v in points.max(0))
 
 
-def _read_scene(config, blob_box=None):
+def _read_scene(config, box=None):
+  """(train, test) Views as the files (or the built-in scene, rendered over `box`) give them."""
   if config.format == "blobs":
-    return procedural_views(size=config.image_size, pixel_center=config.pixel_center,
-                            box=blob_box)
+    return procedural_views(size=config.image_size, pixel_center=config.pixel_center, box=box)
   if config.format == "npz":
     return load_npz(config.data_path, white_background=config.white_background)
   if config.format == "blender":
@@ -686,18 +676,27 @@ def _read_scene(config, blob_box=None):
   return load_llff(config.data_path, factor=config.downscale)
 
 
-def scene_box(config, train_views):
-  """(box or None, where it came from) of a SceneConfig for its training views."""
+def known_box(config):
+  """(box or None, where it came from) of a SceneConfig when its views are not needed to
+  find it (given numbers, none, the built-in scene's extent), else None."""
   word = tuple(config.box)
   if word in (("none",), ()):
-    return None, ""
-  if word == ("auto",):
-    return silhouette_box(train_views), "the training views' visual hull"
-  if word != ("default",):
+    return None, "none"
+  if word not in BOX_WORDS:
     return check_box(config.box), "given"
-  if train_views.ndc:
+  if word == ("default",) and config.format == "blobs":
+    return BlobScene().extent(), "the scene's extent"
+  return None
+
+
+def scene_box(config, train_views):
+  """(box or None, where it came from) of a SceneConfig for its training views."""
+  known = known_box(config)
+  if known is not None:
+    return known
+  if tuple(config.box) == ("default",) and train_views.ndc:
     return None, "ndc"
-  if train_views.alpha is not None:
+  if tuple(config.box) == ("auto",) or train_views.alpha is not None:
     return silhouette_box(train_views), "the training views' visual hull"
   return frusta_box(train_views), "the training cameras' frusta"
 
@@ -706,32 +705,23 @@ def load(config):
   """(train, test) Views of a SceneConfig, with its pixel centre, near/far and box. With a
   box, a ray's segment is where it lies inside the box (near 0, far unbounded, unless
   --config.scene.near/far bound it too): a camera anywhere sees the scene."""
-  words = tuple(config.box)
-  given = None if words in BOX_WORDS else check_box(config.box)
+  known = known_box(config)
   # The built-in scene is rendered over the segments its model sees.
-  blob_box = (BlobScene().extent() if words == ("default",) else given
-              ) if config.format == "blobs" else None
-  train_views, test_views = _read_scene(config, blob_box)
+  train_views, test_views = _read_scene(config, known[0] if known else None)
   center = rays_lib.check_pixel_center(config.pixel_center)
-  train_views = dataclasses.replace(train_views, pixel_center=center)
-  test_views = dataclasses.replace(test_views, pixel_center=center)
-  if train_views.ndc and (config.near or config.far or words not in (("default",), ("none",),
-                                                                       ())):
+  train_views = dataclasses.replace(train_views, pixel_center=center)  # (the hulls use it)
+  if train_views.ndc and (config.near or config.far or tuple(config.box) not in (
+      ("default",), ("none",), ())):
     raise ValueError(f"--config.scene.near/far/box: {train_views.name!r} is a forward-facing "
                      "scene whose NDC rays always run from 0 to 1 (its region is the NDC "
                      "volume); leave near and far at 0 and box at default.")
-  if blob_box is not None:
-    box, source = blob_box, train_views.box_source if words == ("default",) else "given"
-  else:
-    box, source = scene_box(config, train_views)
-  if train_views.ndc:
-    return (dataclasses.replace(train_views, box_source=source),
-            dataclasses.replace(test_views, box_source=source))
+  box, source = known or scene_box(config, train_views)
   near = config.near or (0.0 if box else train_views.near)
   far = config.far or (UNBOUNDED if box else train_views.far)
-  if not 0 <= near < far or (near == 0 and not box):
+  if not 0 <= near < far:
     raise ValueError(f"--config.scene.near={config.near:g} --config.scene.far={config.far:g}: "
                      f"need 0 < near < far (the scene's own bounds are {train_views.near:g} "
                      f"and {train_views.far:g}).")
-  return (dataclasses.replace(train_views, near=near, far=far, box=box, box_source=source),
-          dataclasses.replace(test_views, near=near, far=far, box=box, box_source=source))
+  change = dict(near=near, far=far, box=box, box_source=source, pixel_center=center)
+  return (dataclasses.replace(train_views, **change),
+          dataclasses.replace(test_views, **change))

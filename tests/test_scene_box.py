@@ -5,7 +5,6 @@ their rays' segments inside the box: in process, through the export's render_ray
 the TF1 session loader that TF Serving uses."""
 
 import dataclasses
-import os
 
 import numpy as np
 import pytest
@@ -35,22 +34,25 @@ def trained(tmp_path_factory):
           "served": tf.saved_model.load(path).signatures["render_rays"]}
 
 
-def camera(pose, focal=None):
-  """Raw camera rays [R, 3] of a pose (c2w 4x4) at the test views' size (focal: theirs)."""
+def camera(t, pose, zoom=1.0):
+  """Raw camera rays [R, 3] of a pose (c2w 4x4) at the test views' size and focal x zoom."""
   o, d = rays_lib.camera_rays(np.asarray(pose, np.float32)[None], SIZE, SIZE,
-                              focal or scenes.procedural_views(1, 1, SIZE)[0].focal)
+                              t["test"].focal * zoom)
   return tf.reshape(o, [-1, 3]).numpy(), tf.reshape(d, [-1, 3]).numpy()
+
+
+def box_rays(t, rays_o, rays_d):
+  """The rays the run's model sees (its views' near/far and box, rays.scene_rays)."""
+  b, test = len(rays_o), t["test"]
+  return rays_lib.scene_rays(tf.constant(rays_o), tf.constant(rays_d),
+                             tf.fill([b], float(test.near)), tf.fill([b], float(test.far)),
+                             None, test.box)
 
 
 def render_everywhere(t, rays_o, rays_d):
   """render_rays of raw rays in process (the run's model on the run's ray rules), from the
   export, and through the session loader: three dicts of rgb, depth, opacity arrays."""
-  test = t["test"]
-  b = len(rays_o)
-  rays = {k: v for k, v in rays_lib.scene_rays(
-      tf.constant(rays_o), tf.constant(rays_d), tf.fill([b], float(test.near)),
-      tf.fill([b], float(test.far)), None, test.box).items()}
-  here = {k: v.numpy() for k, v in t["model"].render(rays, 8).items()
+  here = {k: v.numpy() for k, v in t["model"].render(box_rays(t, rays_o, rays_d), 8).items()
           if k in ("rgb", "depth", "opacity")}
   served = {k: v.numpy() for k, v in t["served"](rays_o=tf.constant(rays_o),
                                                  rays_d=tf.constant(rays_d)).items()}
@@ -60,10 +62,8 @@ def render_everywhere(t, rays_o, rays_d):
 
 def reference(t, rays_o, rays_d):
   """The truth over the same segments (the box's part of each ray)."""
-  b = len(rays_o)
-  rays = rays_lib.scene_rays(tf.constant(rays_o), tf.constant(rays_d), tf.zeros([b]),
-                             tf.fill([b], float(scenes.UNBOUNDED)), None, t["test"].box)
-  return scenes.reference_render(scenes.BlobScene(), {k: v.numpy() for k, v in rays.items()})
+  rays = {k: v.numpy() for k, v in box_rays(t, rays_o, rays_d).items()}
+  return scenes.reference_render(scenes.BlobScene(), rays)
 
 
 def assert_same_everywhere(outs, atol=2e-4):
@@ -109,12 +109,12 @@ def test_test_views_are_transparent_where_empty_and_their_depth_is_right(trained
 
 def test_a_far_camera_sees_the_scene_small_and_the_same_lines_render_alike(trained):
   pose = trained["test"].poses[0]
-  near_o, near_d = camera(pose)
+  near_o, near_d = camera(trained, pose)
   forward = -pose[:3, 2]
   for distance in (50.0, 5000.0):
     far_pose = pose.copy()
     far_pose[:3, 3] -= distance * forward
-    far_o, far_d = camera(far_pose)   # the same directions from further back: new lines
+    far_o, far_d = camera(trained, far_pose)   # the same directions from further back: new lines
     outs = render_everywhere(trained, far_o, far_d)
     assert_same_everywhere(outs, atol=2e-3 if distance > 1000 else 2e-4)
     want = reference(trained, far_o, far_d)
@@ -123,7 +123,7 @@ def test_a_far_camera_sees_the_scene_small_and_the_same_lines_render_alike(train
     np.testing.assert_allclose(here["opacity"], want["opacity"], atol=0.25)
     # Zoomed in by the distance it sees the scene at the test view's size (nearly parallel
     # lines): as good against the truth over its segments as the test view is.
-    zoom_o, zoom_d = camera(far_pose, focal=trained["test"].focal * (3 + distance) / 3)
+    zoom_o, zoom_d = camera(trained, far_pose, zoom=(3 + distance) / 3)
     zoom = render_everywhere(trained, zoom_o, zoom_d)[0]
     same = render_everywhere(trained, near_o, near_d)[0]
     zoom_truth, same_truth = reference(trained, zoom_o, zoom_d), reference(trained, near_o, near_d)
@@ -134,7 +134,7 @@ def test_a_far_camera_sees_the_scene_small_and_the_same_lines_render_alike(train
 
 def test_moving_a_camera_along_its_rays_or_scaling_d_changes_nothing_but_depth(trained):
   pose = trained["test"].poses[1]
-  o, d = camera(pose)
+  o, d = camera(trained, pose)
   base = render_everywhere(trained, o, d)[0]
   unit = d / np.linalg.norm(d, axis=-1, keepdims=True)
   for shift, scale in ((47.0, 1.0), (0.0, 1000.0), (0.0, 1e-3), (2000.0, 1000.0)):
@@ -153,7 +153,7 @@ def test_moving_a_camera_along_its_rays_or_scaling_d_changes_nothing_but_depth(t
 
 def test_a_camera_looking_away_sees_the_background_and_nothing_else(trained):
   pose = rays_lib.look_at((0.0, 0.0, 3.0), (0.0, 0.0, 6.0))  # above the scene, looking up
-  o, d = camera(pose)
+  o, d = camera(trained, pose)
   outs = render_everywhere(trained, o, d)
   assert_same_everywhere(outs)
   for out in outs:
@@ -166,7 +166,7 @@ def test_a_camera_looking_away_sees_the_background_and_nothing_else(trained):
 def test_a_camera_inside_the_box_sees_what_is_in_front_of_it(trained):
   # Inside the box, beside the blobs, looking at them: its rays start at the camera.
   pose = rays_lib.look_at((1.15, 0.0, 0.0), (0.0, 0.0, 0.0))
-  o, d = camera(pose)
+  o, d = camera(trained, pose)
   lo, hi = map(np.array, trained["test"].box)
   assert np.all((o[0] > lo) & (o[0] < hi))
   outs = render_everywhere(trained, o, d)
@@ -177,7 +177,8 @@ def test_a_camera_inside_the_box_sees_what_is_in_front_of_it(trained):
   assert np.mean(np.abs(here["opacity"] - want["opacity"])) < 0.12
   # Behind the camera is not seen: the same camera turned around sees less than this one
   # (the big blob is in front).
-  back = render_everywhere(trained, *camera(rays_lib.look_at((1.15, 0, 0), (3.0, 0, 0))))[0]
+  behind = camera(trained, rays_lib.look_at((1.15, 0.0, 0.0), (3.0, 0.0, 0.0)))
+  back = render_everywhere(trained, *behind)[0]
   assert back["opacity"].mean() < 0.5 * here["opacity"].mean()
 
 
@@ -187,13 +188,14 @@ def test_the_box_can_be_turned_off_and_each_kind_of_scene_gets_its_own():
   assert train.context()["box_source"] == "none"
   # Views that carry alpha: the visual hull; views without: the cameras' frusta hull.
   views, _ = scenes.procedural_views(num_train=20, num_test=1, size=16)
-  hull, source = scenes.scene_box(scenes.SceneConfig(), views)
+  on_disk = scenes.SceneConfig(format="npz", data_path="views.npz")  # (a scene read from disk)
+  hull, source = scenes.scene_box(on_disk, views)
   assert source == "the training views' visual hull"
   # Around the blobs' cores, and about their 4-scale extent (1.3 to 1.45 from the centre).
   assert np.all(np.array(hull[0]) < -0.5) and np.all(np.array(hull[1]) > 0.5)
   assert np.all(np.array(hull[0]) > -1.8) and np.all(np.array(hull[1]) < 1.8)
   opaque = dataclasses.replace(views, alpha=None)
-  frusta, source = scenes.scene_box(scenes.SceneConfig(), opaque)
+  frusta, source = scenes.scene_box(on_disk, opaque)
   assert source == "the training cameras' frusta"
   # It holds every camera's frustum corners at near and far (closed form: corner rays).
   for pose in opaque.poses:
@@ -204,4 +206,4 @@ def test_the_box_can_be_turned_off_and_each_kind_of_scene_gets_its_own():
         x = (o + t * d).numpy()[0]
         assert np.all(x >= np.array(frusta[0]) - 1e-4) and np.all(x <= np.array(frusta[1]) + 1e-4)
   ndc = dataclasses.replace(views, ndc=True)
-  assert scenes.scene_box(scenes.SceneConfig(), ndc) == (None, "ndc")
+  assert scenes.scene_box(on_disk, ndc) == (None, "ndc")

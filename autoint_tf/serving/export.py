@@ -295,9 +295,8 @@ def warmup_inputs(application, context, signatures, batch_sizes=WARMUP_BATCH_SIZ
       d /= np.linalg.norm(d, axis=-1, keepdims=True)
       centre = np.zeros(3)
       if context.get("box"):  # rays from outside the box through its centre
-        lo, hi = np.asarray(context["box"], np.float64)
-        centre, reach = 0.5 * (lo + hi), float(np.linalg.norm(hi - lo))
-        near, far = 0.0, 2.0 * reach
+        centre, radius = rays_lib.box_sphere(context["box"])
+        near, far = 0.0, 4.0 * radius
       rays = {"rays_o": (centre - 0.5 * (near + far) * d).astype(np.float32), "rays_d": d}
       inner = np.full(b, near + 0.25 * (far - near), np.float32)
       outer = np.full(b, near + 0.75 * (far - near), np.float32)

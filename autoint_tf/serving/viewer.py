@@ -346,10 +346,10 @@ def depth_range(context, c2w=None):
   if context.get("ndc"):
     return 0.0, 1.0
   if context.get("box") and c2w is not None:
-    lo, hi = np.asarray(context["box"], np.float64)
-    reach = 0.5 * float(np.linalg.norm(hi - lo))
-    distance = float(np.linalg.norm(0.5 * (lo + hi) - np.asarray(c2w)[:3, 3]))
-    return max(distance - reach, 0.0), distance + reach
+    from autoint_tf import rays  # pylint: disable=g-import-not-at-top
+    centre, radius = rays.box_sphere(context["box"])
+    distance = float(np.linalg.norm(centre - np.asarray(c2w)[:3, 3]))
+    return max(distance - radius, 0.0), distance + radius
   return float(context.get("near", 0.0)), float(context.get("far", 1.0))
 
 
