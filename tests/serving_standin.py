@@ -55,6 +55,10 @@ def tensor_from_proto(name, proto):
     dtype = tf.dtypes.as_dtype(proto.dtype)
   except TypeError:
     raise RequestError("INVALID_ARGUMENT", f"input {name}: unknown dtype {proto.dtype}") from None
+  if not (dtype.is_floating or dtype.is_integer or dtype.is_bool or dtype == tf.string):
+    # complex, variant, resource, quantized: not a tensor of values any input here takes
+    raise RequestError("INVALID_ARGUMENT", f"input {name}: a {dtype.name} tensor; send DT_FLOAT "
+                       "(float32), the dtype GetModelMetadata lists for every input")
   if proto.tensor_content:
     want = count * dtype.size
     if len(proto.tensor_content) != want:
@@ -73,6 +77,9 @@ def tensor_from_proto(name, proto):
     raise RequestError("INVALID_ARGUMENT", f"input {name}: {e}") from None
 
 
+_KINDS = {"U": "strings", "S": "bytes", "b": "booleans"}
+
+
 def json_input(name, value):
   """A REST input as float32; refuses (naming the input) nulls, strings, booleans and ragged
   lists, which TF Serving's JSON parser refuses for a float input."""
@@ -81,10 +88,23 @@ def json_input(name, value):
   except ValueError as e:  # ragged
     raise RequestError("INVALID_ARGUMENT", f"input {name}: not a rectangular array ({e})"
                        ) from None
+  if array.dtype == object:  # rectangular, but of Python objects: which one?
+    for item in array.ravel():
+      if isinstance(item, int) and not isinstance(item, bool):
+        if abs(item) > int(np.finfo(np.float32).max):
+          digits = str(abs(item))
+          raise RequestError("INVALID_ARGUMENT", f"input {name}: the JSON integer "
+                             f"{digits[:8]}... ({len(digits)} digits) is beyond float32's "
+                             "range (+-3.4e38)")
+      elif not isinstance(item, float):
+        raise RequestError("INVALID_ARGUMENT", f"input {name}: expected numbers, got "
+                           f"{'null' if item is None else type(item).__name__} "
+                           "(a float input takes JSON numbers only)")
+    return array.astype(np.float32)  # integers of float32's range, above int64's
   if array.dtype.kind not in "fiu":
     raise RequestError("INVALID_ARGUMENT", f"input {name}: expected numbers, got "
-                       f"{'a ragged list' if array.dtype == object else array.dtype.name} "
-                       "(a float input takes JSON numbers only)")
+                       f"{_KINDS.get(array.dtype.kind, array.dtype.name)} (a float input takes "
+                       "JSON numbers only)")
   return array.astype(np.float32)
 
 

@@ -12,6 +12,8 @@ import socket
 import numpy as np
 import pytest
 import tensorflow as tf
+from tensorflow.core.framework import tensor_pb2
+from tensorflow.core.framework import types_pb2
 from tensorflow_serving.apis import predict_pb2
 from tensorflow_serving.apis import prediction_service_pb2_grpc
 
@@ -241,6 +243,14 @@ CASES = [
         "rays_o": tf.make_tensor_proto(o(s)), "rays_d": (lambda p: (
             p.__setattr__("tensor_content", p.tensor_content[:-4]), p)[1])(OK_PROTO(s))}),
      "INVALID_ARGUMENT", "input rays_d: tensor_content has 44 bytes"),
+    *[(f"grpc/{dtype.name} tensor", lambda s, dtype=dtype: grpc_protos(s, {
+        "rays_o": tf.make_tensor_proto(np.ones((4, 3)), dtype), "rays_d": OK_PROTO(s)}),
+       "INVALID_ARGUMENT", f"input rays_o: a {dtype.name} tensor; send DT_FLOAT")
+      for dtype in (tf.complex64, tf.complex128)],
+    ("grpc/DT_VARIANT tensor", lambda s: grpc_protos(s, {
+        "rays_o": tensor_pb2.TensorProto(dtype=types_pb2.DT_VARIANT, tensor_shape={
+            "dim": [{"size": 4}, {"size": 3}]}), "rays_d": OK_PROTO(s)}),
+     "INVALID_ARGUMENT", "input rays_o: a variant tensor; send DT_FLOAT"),
     ("grpc/string tensor", lambda s: grpc_protos(s, {
         "rays_o": proto([b"x"] * 12, [4, 3], tf.string), "rays_d": OK_PROTO(s)}),
      "INVALID_ARGUMENT", "rays_o"),
@@ -254,6 +264,13 @@ CASES = [
     ("rest/booleans for floats", lambda s: post(s, json.dumps(
         {"inputs": {"rays_o": [[0, 0, 3]], "rays_d": [[True, False, True]]}})),
      "INVALID_ARGUMENT", "input rays_d: expected numbers"),
+    ("rest/a 400-digit integer", lambda s: post(s, json.dumps(
+        {"inputs": {"rays_o": [[0, 0, 10**400]], "rays_d": [[0, 0, 1]]}})),
+     "INVALID_ARGUMENT", "input rays_o: the JSON integer 10000000... (401 digits) is beyond "
+     "float32's range"),
+    ("rest/null among numbers", lambda s: post(s, json.dumps(
+        {"inputs": {"rays_o": [[0, None, 3]], "rays_d": [[0, 0, 1]]}})),
+     "INVALID_ARGUMENT", "input rays_o: expected numbers, got null"),
     ("rest/null input", lambda s: post(s, json.dumps(
         {"inputs": {"rays_o": None, "rays_d": [[0, 0, 1]]}})),
      "INVALID_ARGUMENT", "input rays_o: expected numbers"),
