@@ -40,16 +40,19 @@ class BatchConfig:
                             "guards against densities dying at the start).")
   random_background: str = knob("auto", "Each training ray on a random background colour, so "
                                 "that what the object does not cover is learned as empty "
-                                "(opacity 0), not as the background's colour: auto (on when "
-                                "the training views carry alpha: the built-in scene, npz with "
-                                "alpha, Blender RGBA), on, off.")
+                                "(opacity 0), not as the background's colour: on (a uniform "
+                                "random colour per ray), expected (the loss's expectation "
+                                "over those colours, in closed form: no sampling noise), off, "
+                                "auto (expected when the training views carry alpha: the "
+                                "built-in scene, npz with alpha, Blender RGBA; else off).")
 
   def __post_init__(self):
     if isinstance(self.random_background, bool) or str(self.random_background).lower() in (
         "true", "false"):  # (a bool, as the flag was before it had "auto")
       self.random_background = "on" if str(self.random_background).lower() == "true" else "off"
     check_choice("config.batch.random_background", self.random_background,
-                 ("auto", "on", "off"), "auto: on when the training views carry alpha")
+                 ("auto", "on", "expected", "off"),
+                 "auto: expected when the training views carry alpha")
     check_range("config.batch.size", self.size, 1, what="a number of rays")
     check_range("config.batch.precrop_steps", self.precrop_steps, 0,
                 what="0 (off) or a number of steps")
@@ -146,15 +149,15 @@ def preset(name):
 
 def random_backgrounds(batch, views):
   """Whether training rays go on random background colours (BatchConfig.random_background)."""
-  return batch.random_background == "on" or (batch.random_background == "auto" and
-                                              views.alpha is not None)
+  return batch.random_background in ("on", "expected") or (
+      batch.random_background == "auto" and views.alpha is not None)
 
 
 def load_views(config):
   """(train, test) Views of the configured scene (scenes.load), checked against what the
   renderer needs of them."""
   train_views, test_views = scenes.load(config.scene)
-  if config.batch.random_background == "on" and train_views.alpha is None:
+  if config.batch.random_background in ("on", "expected") and train_views.alpha is None:
     raise ValueError(f"--config.batch.random_background: {train_views.name!r} has no alpha "
                      "(coverage) to composite on other backgrounds; it needs RGBA views (npz "
                      "with an alpha array, or Blender PNGs). Leave it off for this scene.")
@@ -206,7 +209,11 @@ class Task(training.Task):
       seed = tf.stack([tf.cast(self.config.loop.seed, tf.int64) + 1, batch.pop("index")])
       batch.update(noise(b, seed))
       if random_backgrounds(batch_config, self.train_views):  # pixel and render on one colour
-        batch["background"] = tf.random.stateless_uniform([b, 3], seed + 2)
+        if batch_config.random_background != "on":  # E over U[0, 1]^3 (per_ray_loss)
+          batch["background"] = tf.fill([b, 3], 0.5)
+          batch["background_variance"] = tf.fill([b], 1.0 / 12.0)
+        else:
+          batch["background"] = tf.random.stateless_uniform([b, 3], seed + 2)
         batch["rgb"] = rendering.recomposite(batch["rgb"], batch["alpha"],
                                              self.train_views.background,
                                              batch["background"])

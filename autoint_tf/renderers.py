@@ -237,13 +237,21 @@ class Renderer(keras.Model):
 
   def per_ray_loss(self, batch):
     """Squared colour error per ray [B] of the training renders of `batch` (with rgb [B, 3]),
-    on the batch's own background colours when it carries them (`background` [B, 3])."""
+    on the batch's own background colours when it carries them (`background` [B, 3]).
+
+    With `background_variance` [B] (and the pixels' `alpha` [B]) the error is its expectation
+    over background colours of that mean and variance per channel: the error on the mean
+    colour plus variance x (opacity - alpha)^2 (the colour error on background B is
+    (c - c') + (alpha - opacity) B, c premultiplied)."""
     terms = []
     for out in self.training_outputs(batch):
       rgb = out["rgb"]
       if "background" in batch:
         rgb = rendering.recomposite(rgb, out["opacity"], self.background, batch["background"])
-      terms.append(tf.reduce_mean(tf.square(rgb - batch["rgb"]), -1))
+      term = tf.reduce_mean(tf.square(rgb - batch["rgb"]), -1)
+      if "background_variance" in batch:
+        term += batch["background_variance"] * tf.square(out["opacity"] - batch["alpha"])
+      terms.append(term)
     total = tf.add_n(terms)
     return total / len(terms) if self.average_renders else total
 

@@ -20,6 +20,8 @@ from autoint_tf import training
 from benchmarks import report
 
 flags.DEFINE_list("runs", ["runs/demo"], "train.radiance workdirs of the built-in scene.")
+flags.DEFINE_list("labels", [], "What each run is (its random backgrounds, steps, box), one a "
+                  "run; default: its random_background setting as written in its config.")
 flags.DEFINE_integer("sections", 8, "N of AutoInt runs.")
 flags.DEFINE_bool("write", True, "Write results and the log's table.")
 FLAGS = flags.FLAGS
@@ -35,7 +37,8 @@ def background_stats(workdir, sections):
   empty = test.alpha < 0.01
   psnr, _ = metrics.view_metrics(out["rgb"], test.images)
   return {"run": workdir, "random_background": radiance.random_backgrounds(
-              run.config.batch, test), "steps": run.config.loop.steps, "psnr": psnr,
+              run.config.batch, test), "setting": run.config.batch.random_background,
+          "steps": run.config.loop.steps, "psnr": psnr,
           "background_pixels": int(empty.sum()),
           "opaque_share": float((out["opacity"][empty] > 0.5).mean()),
           "median_opacity": float(np.median(out["opacity"][empty])),
@@ -46,14 +49,20 @@ def background_stats(workdir, sections):
 
 def main(argv):
   del argv
+  if FLAGS.labels and len(FLAGS.labels) != len(FLAGS.runs):
+    raise ValueError(f"--labels: {len(FLAGS.labels)} labels for {len(FLAGS.runs)} --runs; give "
+                     "one a run, or none.")
   rows = [background_stats(w, FLAGS.sections) for w in FLAGS.runs]
-  text = (f"`python -m benchmarks.background --runs={','.join(FLAGS.runs)}` (the built-in "
+  for row, label in zip(rows, FLAGS.labels or [r["setting"] for r in rows]):
+    row["label"] = label
+  labels = f" --labels={','.join(FLAGS.labels)}" if FLAGS.labels else ""
+  text = (f"`python -m benchmarks.background --runs={','.join(FLAGS.runs)}{labels}` (the built-in "
           f"scene's 8 test views at N = {FLAGS.sections}; background: pixels whose coverage "
           "is below 1%):\n\n" + report.table(
               ["run", "random backgrounds", "steps", "test PSNR", "background pixels",
                "of them opacity > 0.5", "median opacity there", "median depth there (truth)",
                "median opacity on the object"],
-              [[r["run"], "on" if r["random_background"] else "off", r["steps"],
+              [[r["run"], r["label"], r["steps"],
                 f"{r['psnr']:.2f}", r["background_pixels"], f"{r['opaque_share']:.0%}",
                 f"{r['median_opacity']:.3f}",
                 f"{r['median_depth']:.2f} ({r['true_median_depth']:.2f})",

@@ -332,6 +332,32 @@ def test_random_backgrounds_put_pixels_and_renders_on_the_same_colour():
     assert not np.allclose(got, task.loss(model, plain)[0])
 
 
+def test_the_expected_background_loss_is_the_mean_over_uniform_colours():
+  # Each channel's error is quadratic in its background colour, so its mean over U[0, 1] is
+  # exact at the two Gauss-Legendre nodes 1/2 +- 1/(2 sqrt 3), one colour for every channel.
+  views = _covered_views()
+  for renderer in ("autoint", "quadrature"):
+    config = radiance_config(random_background="expected", renderer=renderer, batch_size=64,
+                             num_sections=4, width=16, depth=2, num_coarse=8, num_fine=8)
+    task = radiance.Task(config, views, views)
+    batch = next(iter(task.dataset(0)))
+    a = batch["alpha"].numpy()[:, None]
+    np.testing.assert_allclose(batch["background"], 0.5)
+    np.testing.assert_allclose(batch["rgb"], a * [1.0, 0.5, 0.0] + (1 - a) * 0.5, atol=1e-6)
+    model = task.build_model()
+    got, _ = task.loss(model, batch)
+    at_nodes = []
+    for node in (0.5 - 0.5 / np.sqrt(3.0), 0.5 + 0.5 / np.sqrt(3.0)):
+      on_node = {k: v for k, v in batch.items() if k != "background_variance"}
+      on_node["background"] = tf.fill([64, 3], float(node))
+      on_node["rgb"] = tf.constant(a * [1.0, 0.5, 0.0] + (1 - a) * node, tf.float32)
+      at_nodes.append(task.loss(model, on_node)[0])
+    np.testing.assert_allclose(got, np.mean(at_nodes, 0), rtol=1e-4, atol=1e-7)
+    # and it is not the loss on the mean colour alone (the opacity's error costs too)
+    mean_only = {k: v for k, v in batch.items() if k != "background_variance"}
+    assert np.mean(got) > np.mean(task.loss(model, mean_only)[0]) * 1.01
+
+
 def test_random_backgrounds_need_views_with_alpha(monkeypatch):
   train, test = scenes.procedural_views(num_train=2, num_test=1, size=8)
   # The built-in scene's alpha is its coverage: on white it is its render on black + 1 - alpha.
@@ -345,7 +371,7 @@ def test_random_backgrounds_need_views_with_alpha(monkeypatch):
   monkeypatch.setattr(scenes, "load", lambda _: (no_alpha, test))
   with pytest.raises(ValueError, match=r"--config.batch.random_background: 'blobs.*has no alpha.*RGBA"):
     radiance.load_views(radiance_config(image_size=8, random_background=True))  # True: "on"
-  with pytest.raises(ValueError, match=r"random_background=maybe: choose one of auto, on, off"):
+  with pytest.raises(ValueError, match=r"random_background=maybe: choose one of auto, on, expected, off"):
     radiance_config(random_background="maybe")
 
 
