@@ -533,13 +533,13 @@ def evaluate(config, scan, phi, grad, kept, held, prior=None):
   data_range = float(truth.max() - truth.min())
   interp = interpolate_angles(truth[kept], scan.angles[kept], scan.angles, scan.period,
                               flip=scan.geometry["type"] == "parallel")
-  report = {
-      "psnr_heldout_autoint": psnr(pred[held], truth[held], data_range),
-      "psnr_heldout_interpolation": psnr(interp[held], truth[held], data_range),
-      "ssim_heldout_autoint": ssim(pred[held], truth[held], data_range),
-      "ssim_heldout_interpolation": ssim(interp[held], truth[held], data_range),
-      "psnr_train_views": psnr(pred[kept], truth[kept], data_range),
-  }
+  report = {"psnr_train_views": psnr(pred[kept], truth[kept], data_range)}
+  if len(held):  # (none with --config.subsample=1: every view trains, only images score)
+    report.update({
+        "psnr_heldout_autoint": psnr(pred[held], truth[held], data_range),
+        "psnr_heldout_interpolation": psnr(interp[held], truth[held], data_range),
+        "ssim_heldout_autoint": ssim(pred[held], truth[held], data_range),
+        "ssim_heldout_interpolation": ssim(interp[held], truth[held], data_range)})
   size, extent = image_grid(config, scan)
   lap()
   fbp_image = fbp.reconstruct(truth[kept], scan.angles[kept], scan.geometry, size, extent)
@@ -549,10 +549,11 @@ def evaluate(config, scan, phi, grad, kept, held, prior=None):
   seconds["sirt"] = lap()
   prior_small = None
   if prior is not None:
-    forward, _ = sirt.make_projector(scan.lines.take(held), scan.radius, prior.shape[0])
-    reprojected = forward(prior).numpy().reshape(truth[held].shape)
-    report["psnr_heldout_tv"] = psnr(reprojected, truth[held], data_range)
-    report["ssim_heldout_tv"] = ssim(reprojected, truth[held], data_range)
+    if len(held):
+      forward, _ = sirt.make_projector(scan.lines.take(held), scan.radius, prior.shape[0])
+      reprojected = forward(prior).numpy().reshape(truth[held].shape)
+      report["psnr_heldout_tv"] = psnr(reprojected, truth[held], data_range)
+      report["ssim_heldout_tv"] = ssim(reprojected, truth[held], data_range)
     factor = prior.shape[0] // size
     if extent == scan.radius:
       prior_small = (prior.reshape(size, factor, size, factor).mean((1, 3))
@@ -597,7 +598,7 @@ def evaluate(config, scan, phi, grad, kept, held, prior=None):
     segments = {k: metrics.otsu_segmentation(v) for k, v in images.items() if v is not None}
     report["mcc"] = {k: metrics.mcc(metrics.upsample(v, reference.shape[0]), reference)
                      for k, v in segments.items()}
-    outputs["segmentations"] = segments
+    outputs.update(segmentations=segments, reference_segmentation=reference)
     seconds["segmentation"] = lap()
   report.update(grid_pixels=size, grid_pixel_size=2 * extent / size)  # (the images' grid)
   report.update({f"seconds_{k}": v for k, v in seconds.items()})

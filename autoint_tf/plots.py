@@ -57,12 +57,19 @@ def ct_report(out, report, path):
   plt = _pyplot()
   images = [(k, out[k]) for k in ("image", "fbp_image", "sirt_image", "tv_image", "point_image",
                                    "point_image_std") if out.get(k) is not None]
-  rows = 2 if images else 1
-  cols = max(4, len(images))
+  segments = list((out.get("segmentations") or {}).items())
+  if segments and out.get("reference_segmentation") is not None:
+    segments.append(("reference", out["reference_segmentation"]))
+  rows = 1 + bool(images) + bool(segments)
+  cols = max(4, len(images), len(segments))
   fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 4 * rows), squeeze=False)
-  titles = {"truth": "measured (all views)",
-            "prediction": f"AutoInt {report['psnr_heldout_autoint']:.1f} dB held-out",
-            "interpolation": f"interpolation {report['psnr_heldout_interpolation']:.1f} dB"}
+  if "psnr_heldout_autoint" in report:
+    titles = {"prediction": f"AutoInt {report['psnr_heldout_autoint']:.1f} dB held-out",
+              "interpolation": f"interpolation {report['psnr_heldout_interpolation']:.1f} dB"}
+  else:  # every view trained
+    titles = {"prediction": f"AutoInt {report['psnr_train_views']:.1f} dB (its own views)",
+              "interpolation": "interpolation (no held-out views)"}
+  titles["truth"] = "measured (all views)"
   for ax, key in zip(axes[0, :3], ("truth", "prediction", "interpolation")):
     ax.imshow(out[key].T, aspect="auto", cmap="gray")
     ax.set_title(titles[key])
@@ -95,6 +102,11 @@ def ct_report(out, report, path):
     vmax = float(np.max(phantom)) if phantom is not None else float(np.percentile(img, 99.5))
     ax.imshow(img, cmap="gray", vmin=None if spread else 0, vmax=None if spread else vmax)
     ax.set_title(image_titles[key])
+  mcc = report.get("mcc", {})
+  for ax, (key, mask) in zip(axes[-1] if segments else [], segments):
+    ax.imshow(mask, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    ax.set_title("ground truth" if key == "reference" else
+                 f"{key.upper() if key != 'autoint' else 'AutoInt'} MCC {mcc[key]:.3f}")
   io_utils.save_figure(fig, path)
 
 

@@ -34,8 +34,8 @@ PROJ_GEOMS = {
 }
 
 
-def _astra_sinogram(proj_geom, projector, image):
-  vol = astra.create_vol_geom(SIZE, SIZE, -RADIUS, RADIUS, -RADIUS, RADIUS)
+def _astra_sinogram(proj_geom, projector, image, size=SIZE):
+  vol = astra.create_vol_geom(size, size, -RADIUS, RADIUS, -RADIUS, RADIUS)
   pid = astra.create_projector(projector, proj_geom, vol)
   try:
     sid, sino = astra.create_sino(image.astype(np.float32), pid)
@@ -85,6 +85,23 @@ def test_exact_sinograms_match_astra_forward_projection_in_both_conventions(kind
   print(f"{kind}: relative error {right:.4f}; a quarter turn off {turned:.4f}; upside down "
         f"{flipped:.4f}")
   assert turned > 0.1 and flipped > 3 * right
+
+
+def test_the_projector_is_astras_linear_projector():
+  """The system matrix (sirt.system_matrix) is Joseph's projector, which ASTRA's parallel-beam
+  "linear" projector implements: the same sinogram of a random image (ASTRA in float32),
+  where the lines run through the whole volume (ASTRA does not cut them to a circle)."""
+  n = 48
+  image = np.random.default_rng(0).uniform(0, 1, (n, n))
+  angles = np.linspace(0, np.pi, 16, endpoint=False) + 0.1  # no line along an axis
+  proj_geom = astra.create_proj_geom("parallel", 0.9 * 2 * RADIUS / n, n, angles)
+  theirs = _astra_sinogram(proj_geom, "linear", image, n)
+  geometry = ct_data.from_astra(proj_geom)
+  lines = ct_data.geometry_lines(geometry, ct_data._angles(geometry))  # pylint: disable=protected-access
+  whole = tomography.Lines(lines.origin, lines.direction, np.full(lines.shape, -2 * RADIUS),
+                           np.full(lines.shape, 2 * RADIUS))
+  ours = sirt.make_projector(whole, RADIUS, n)[0](image).numpy().reshape(theirs.shape)
+  np.testing.assert_allclose(ours, theirs, atol=1e-4 * np.max(theirs))
 
 
 def test_sirt_agrees_with_astra_sirt_on_the_same_scan(image):
@@ -212,3 +229,29 @@ def test_a_measured_run_scores_every_method_against_a_reference_segmentation(tmp
                                        "48² pixels"):
     ct.train_and_evaluate(app_config(config, image_size=48), workdir=str(tmp_path / "r2"),
                           progress=False)
+
+
+def test_every_view_trains_and_the_tv_prior_is_scored_too(tmp_path):
+  """--config.subsample=1 (the challenge's setting): no held-out views, every image scored,
+  the TV image prior among them, and the figure shows the segmentations and the truth."""
+  import imageio.v3 as iio  # pylint: disable=g-import-not-at-top
+  from autoint_tf import ct  # pylint: disable=g-import-not-at-top
+  from conftest import app_config  # pylint: disable=g-import-not-at-top
+  n = 32
+  path, geometry, mask = _htc_like_scan(tmp_path, n, num_angles=60)
+  reference = str(tmp_path / "reference.png")
+  iio.imwrite(reference, mask.astype(np.uint8) * 255)
+  config = app_config(ct.Config, sinogram=path, variable="sinogram", steps=3,
+                      geometry_json=json.dumps(geometry), parameterization="point", width=16,
+                      depth=2, subsample=1, image_size=n, image_pixel_size=PIXEL,
+                      sirt_iterations=50, prior_weight=1.0, prior_iterations=300,
+                      reference_segmentation=reference)
+  report, outputs = ct.train_and_evaluate(config, workdir=str(tmp_path / "run"), progress=False)
+  assert not [k for k in report if "heldout" in k]
+  assert set(report["mcc"]) == {"fbp", "sirt", "tv", "autoint"}
+  assert report["mcc"]["tv"] > 0.8, report["mcc"]
+  ct.write_report(report, outputs, ct.scan_for(config), str(tmp_path / "run"))
+  figure = iio.imread(tmp_path / "run" / "ct.png")
+  # three rows of five panels (sinograms; images; segmentations and the truth): two rows
+  # would be 0.4 as high as wide
+  assert figure.shape[0] > 0.5 * figure.shape[1], figure.shape
