@@ -202,19 +202,27 @@ def test_the_htc_grid_is_astras_volume_and_its_orientation(tmp_path):
                                           if k != "as stored"), mcc
 
 
+def _scored_run_config(tmp_path, n, num_angles, **settings):
+  """A 3-step point-model run's config on an HTC-like scan of the n-pixel mask, scored
+  against that mask as its reference segmentation (a PNG)."""
+  import imageio.v3 as iio  # pylint: disable=g-import-not-at-top
+  from autoint_tf import ct  # pylint: disable=g-import-not-at-top
+  from conftest import app_config  # pylint: disable=g-import-not-at-top
+  path, geometry, mask = _htc_like_scan(tmp_path, n, num_angles=num_angles)
+  reference = str(tmp_path / "reference.png")
+  iio.imwrite(reference, mask.astype(np.uint8) * 255)
+  return app_config(ct.Config, sinogram=path, variable="sinogram", steps=3,
+                    geometry_json=json.dumps(geometry), parameterization="point", width=16,
+                    depth=2, sirt_iterations=50, reference_segmentation=reference, **settings)
+
+
 def test_a_measured_run_scores_every_method_against_a_reference_segmentation(tmp_path):
   import imageio.v3 as iio  # pylint: disable=g-import-not-at-top
   from autoint_tf import ct  # pylint: disable=g-import-not-at-top
   from conftest import app_config  # pylint: disable=g-import-not-at-top
-  n = 64
-  path, geometry, mask = _htc_like_scan(tmp_path, n, num_angles=90)
-  reference = str(tmp_path / "reference.png")
-  iio.imwrite(reference, mask.astype(np.uint8) * 255)
   # A 32-pixel image of the same region as the 64-pixel reference (pixels of 2 x 0.148 mm).
-  config = app_config(ct.Config, sinogram=path, variable="sinogram", steps=3,
-                      geometry_json=json.dumps(geometry), parameterization="point", width=16,
-                      depth=2, subsample=2, image_size=32, image_pixel_size=2 * PIXEL,
-                      sirt_iterations=50, reference_segmentation=reference)
+  config = _scored_run_config(tmp_path, 64, 90, subsample=2, image_size=32,
+                              image_pixel_size=2 * PIXEL)
   report, outputs = ct.train_and_evaluate(config, workdir=str(tmp_path / "run"), progress=False)
   assert set(report["mcc"]) == {"fbp", "sirt", "autoint"}
   assert report["grid_pixels"] == 32 and report["grid_pixel_size"] == pytest.approx(2 * PIXEL)
@@ -236,16 +244,8 @@ def test_every_view_trains_and_the_tv_prior_is_scored_too(tmp_path):
   the TV image prior among them, and the figure shows the segmentations and the truth."""
   import imageio.v3 as iio  # pylint: disable=g-import-not-at-top
   from autoint_tf import ct  # pylint: disable=g-import-not-at-top
-  from conftest import app_config  # pylint: disable=g-import-not-at-top
-  n = 32
-  path, geometry, mask = _htc_like_scan(tmp_path, n, num_angles=60)
-  reference = str(tmp_path / "reference.png")
-  iio.imwrite(reference, mask.astype(np.uint8) * 255)
-  config = app_config(ct.Config, sinogram=path, variable="sinogram", steps=3,
-                      geometry_json=json.dumps(geometry), parameterization="point", width=16,
-                      depth=2, subsample=1, image_size=n, image_pixel_size=PIXEL,
-                      sirt_iterations=50, prior_weight=1.0, prior_iterations=300,
-                      reference_segmentation=reference)
+  config = _scored_run_config(tmp_path, 32, 60, subsample=1, image_size=32,
+                              image_pixel_size=PIXEL, prior_weight=1.0, prior_iterations=300)
   report, outputs = ct.train_and_evaluate(config, workdir=str(tmp_path / "run"), progress=False)
   assert not [k for k in report if "heldout" in k]
   assert set(report["mcc"]) == {"fbp", "sirt", "tv", "autoint"}
