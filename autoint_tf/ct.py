@@ -357,7 +357,7 @@ class Task(training.Task):
   adds its view-consistency loss. Lengths are in units of the field-of-view radius."""
   examples = "lines"
 
-  def __init__(self, config, scan, kept, held, progress=False):
+  def __init__(self, config, scan, kept, held, progress=False, reference=None):
     check_priors(config)
     self.config, self.scan, self.kept, self.held = config, scan, kept, held
     self.name = "fit sinogram"
@@ -369,6 +369,9 @@ class Task(training.Task):
     self.global_batch_size = min(config.batch_lines, n) if config.batch_lines > 0 else n
     self.evaluation = None
     self.prior, self.prior_seconds = None, None
+    # the reference segmentation, read once (train_and_evaluate reads it before anything)
+    self.reference = reference if reference is not None else reference_segmentation(config,
+                                                                                     scan)
     if config.parameterization == "point" and config.prior_weight:
       start = time.perf_counter()
       self.prior = prior_image(config, scan, kept, progress)
@@ -413,7 +416,7 @@ class Task(training.Task):
 
   def evaluate(self, model, step):
     report, outputs = evaluate(self.config, self.scan, model, self.grad, self.kept, self.held,
-                               self.prior)
+                               self.prior, self.reference)
     self.evaluation = (step, report, outputs)
     images = {}
     for k in ("prediction", "point_image", "fbp_image"):
@@ -434,14 +437,12 @@ def train_and_evaluate(config, scan=None, workdir=None, progress=True):
   scan = scan if scan is not None else scan_for(config)
   workdir = workdir or tempfile.mkdtemp(prefix="autoint_ct_")
   kept, held = split_views(config, len(scan.angles))
-  if config.reference_segmentation:  # refused before training, not after
-    metrics.read_segmentation(config.reference_segmentation, image_grid(config, scan)[0],
-                              "--config.reference_segmentation")
+  reference = reference_segmentation(config, scan)  # refused before training, not after
   training.write_run(workdir, "ct", config, {"radius": scan.radius,
                                              "scan_geometry": scan.geometry,
                                              "line_encoding": config.line_encoding,
                                              "source": scan.source})
-  task = Task(config, scan, kept, held, progress)
+  task = Task(config, scan, kept, held, progress, reference)
   phi, history = training.fit(task, config.loop, workdir, progress=progress)
   if task.evaluation is None or task.evaluation[0] != history["last_step"]:
     task.evaluate(phi, history["last_step"])
@@ -512,7 +513,16 @@ def prior_image(config, scan, kept, progress=False):
                              config.prior_tv, config.prior_iterations, progress=progress)
 
 
-def evaluate(config, scan, phi, grad, kept, held, prior=None):
+def reference_segmentation(config, scan):
+  """The run's reference segmentation (metrics.read_segmentation of
+  --config.reference_segmentation on the image grid), or None without one."""
+  if not config.reference_segmentation:
+    return None
+  return metrics.read_segmentation(config.reference_segmentation, image_grid(config, scan)[0],
+                                   "--config.reference_segmentation")
+
+
+def evaluate(config, scan, phi, grad, kept, held, prior=None, reference=None):
   """Held-out-view PSNR/SSIM of AutoInt and of angular interpolation; for the point model its
   image against FBP and SIRT of the same kept views (and against the phantom when there is
   one). With an image `prior` (the point model's TV reconstruction) also its reprojection on
@@ -592,9 +602,9 @@ def evaluate(config, scan, phi, grad, kept, held, prior=None):
       report["ssim_image_autoint"] = ssim(outputs["point_image"], scan.image, image_range)
   images = {"fbp": fbp_image, "sirt": sirt_image, "tv": prior_small,
             "autoint": outputs["point_image"]}
-  if config.reference_segmentation:
-    reference = metrics.read_segmentation(config.reference_segmentation, size,
-                                          "--config.reference_segmentation")
+  if reference is None:
+    reference = reference_segmentation(config, scan)
+  if reference is not None:
     segments = {k: metrics.otsu_segmentation(v) for k, v in images.items() if v is not None}
     report["mcc"] = {k: metrics.mcc(metrics.upsample(v, reference.shape[0]), reference)
                      for k, v in segments.items()}
