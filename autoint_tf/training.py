@@ -38,6 +38,7 @@ import re
 import shutil
 import tempfile
 import time
+import types
 import warnings
 
 import keras
@@ -242,12 +243,11 @@ def checkpoints_on_disk(directory):
   return [path for _, path in sorted(found)]
 
 
-def repair_checkpoint_state(directory):
-  """Makes `directory`'s state file (`checkpoint`, which tf.train.CheckpointManager trusts)
-  list the checkpoints that are on disk, newest last, when it is missing, unreadable, or names
-  files that are not there or misses ones that are; warns what it found. Returns the paths."""
+def checkpoint_state_problem(directory):
+  """(checkpoints on disk, oldest first; what is wrong with `directory`'s state file
+  `checkpoint`, which tf.train.CheckpointManager trusts, or None): missing, unreadable,
+  naming files that are not there or missing ones that are."""
   found = checkpoints_on_disk(directory)
-  state_file = os.path.join(directory, "checkpoint")
   try:
     state = tf.train.get_checkpoint_state(directory)
     problem = None if state else "is missing"
@@ -259,6 +259,14 @@ def repair_checkpoint_state(directory):
       problem = f"names {os.path.basename(state.model_checkpoint_path)}, which is not on disk"
     elif sorted(map(os.path.normpath, listed)) != sorted(map(os.path.normpath, found)):
       problem = "does not list the checkpoints on disk"
+  return found, problem
+
+
+def repair_checkpoint_state(directory):
+  """Makes `directory`'s state file list the checkpoints that are on disk, newest last, when
+  `checkpoint_state_problem` finds it wrong; warns what it found. Returns the paths."""
+  found, problem = checkpoint_state_problem(directory)
+  state_file = os.path.join(directory, "checkpoint")
   if problem and found:
     warnings.warn(f"{state_file} {problem}; rebuilt from the checkpoints on disk: "
                   f"{', '.join(os.path.basename(p) for p in found)}.")
@@ -564,7 +572,8 @@ def read_run(workdir):
 def restore(workdir, checkpoint=None):
   """The trained model of a workdir (any application) with its config: a `Run`.
 
-  Uses the newest intact checkpoint (or `checkpoint`)."""
+  Uses the newest intact checkpoint on disk (or `checkpoint`); reads and never writes the
+  workdir (a damaged state file is reported and left for the next training run to rebuild)."""
   application, config, context = read_run(workdir)
   module = importlib.import_module(f"autoint_tf.{application}")
   model = module.make_model(config, context)
@@ -573,9 +582,14 @@ def restore(workdir, checkpoint=None):
     ckpt.restore(checkpoint).expect_partial().assert_existing_objects_matched()
   else:
     directory = os.path.join(workdir, "checkpoints")
-    repair_checkpoint_state(directory)
-    manager = tf.train.CheckpointManager(ckpt, directory, max_to_keep=None)
-    checkpoint = restore_checkpoint(ckpt, manager, log=lambda *a: None, partial=True)
+    found, problem = checkpoint_state_problem(directory)
+    if problem and found:
+      warnings.warn(f"{os.path.join(directory, 'checkpoint')} {problem}; read from the "
+                    f"checkpoints on disk: {', '.join(os.path.basename(p) for p in found)} "
+                    "(the file is left as it is; the next training run rebuilds it).")
+    on_disk = types.SimpleNamespace(checkpoints=found,  # (what restore_checkpoint reads)
+                                    latest_checkpoint=found[-1] if found else None)
+    checkpoint = restore_checkpoint(ckpt, on_disk, log=lambda *a: None, partial=True)
     if checkpoint is None:
       raise FileNotFoundError(f"No checkpoint in {directory}: train first.")
   return Run(application, config, context, model, checkpoint)

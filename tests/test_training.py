@@ -100,14 +100,20 @@ def test_a_damaged_checkpoint_state_file_resumes_from_the_checkpoints_on_disk(tm
         p.unlink()
     state.write_text('model_checkpoint_path: "ckpt-15"\nall_model_checkpoint_paths: "ckpt-15"\n')
   newest = "ckpt-10" if damage == "names a missing newest" else "ckpt-15"
-  with pytest.warns(UserWarning, match=f"checkpoint .*rebuilt from the checkpoints on disk: "
-                    f"ckpt-5, ckpt-10"):
+  before = state.read_bytes() if state.exists() else None
+  # A read-only use (export, viewer) reads the checkpoints on disk and leaves the file be.
+  with pytest.warns(UserWarning, match=f"checkpoint .*read from the checkpoints on disk: "
+                    f"ckpt-5, ckpt-10.*left as it is"):
     run = training.restore(str(tmp_path))
   assert run.checkpoint.endswith(newest)
+  assert (state.read_bytes() if state.exists() else None) == before
+  # Training rebuilds it.
   task = toy.Task(TINY, toy.INTEGRANDS["poly"], *toy.training_points(
       TINY, toy.INTEGRANDS["poly"], np.random.default_rng(0)))
-  _, history = training.fit(task, app_config(TINY, steps=20).loop, str(tmp_path),
-                            progress=False)
+  with pytest.warns(UserWarning, match=f"checkpoint .*rebuilt from the checkpoints on disk: "
+                    f"ckpt-5, ckpt-10"):
+    _, history = training.fit(task, app_config(TINY, steps=20).loop, str(tmp_path),
+                              progress=False)
   assert history["start_step"] == int(newest.split("-")[1]) and history["loss"][-1][0] == 20
   assert training.restore(str(tmp_path)).checkpoint.endswith("ckpt-20")
 
