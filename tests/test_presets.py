@@ -79,6 +79,10 @@ def test_each_preset_resolves_to_its_settings_before_the_nesting(name):
   # scene's default (scenes.scene_box), lego keeps its visual hull ("auto").
   if expected["scene.box"] == []:
     expected["scene.box"] = ["default"]
+  # Issue 29: the built-in scene's recipe became 192 wide, 3000 steps, lr x 0.2 / 1920 (with
+  # right opacity the 128-wide model underfit: BENCHMARKS.md).
+  if name == "tiny":
+    expected.update({"model.width": 192, "loop.steps": 3000, "loop.lr_decay_steps": 1920})
   assert set(now) == set(expected), "a field with no counterpart before (or lost)"
   for path, value in expected.items():
     got = list(now[path]) if isinstance(now[path], tuple) else now[path]
