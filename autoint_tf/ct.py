@@ -20,6 +20,7 @@ Notation (see tomography.py for the geometry):
 import dataclasses
 import os
 import time
+import warnings
 
 import numpy as np
 import tensorflow as tf
@@ -57,6 +58,10 @@ def ray_network(num_frequencies=10, depth=4, width=128, activation="swish", w0=3
 
 
 LINE_ENCODINGS = ("plain", "normalized")
+SEGMENTATIONS = ("disc", "otsu")
+SUPPORTS = ("auto", "disc", "fov")
+SUPPORT_MARGIN = 0.02  # the support disc is the fitted one, 2% wider (its fit is ~0.3% off)
+SUPPORT_VIEWS = 8  # the fewest views (2 tangents each) a support disc is fitted to
 
 
 def line_inputs(parameterization, lines):
@@ -157,9 +162,20 @@ class Config:
                                  "region in coarser pixels below), the field of view for "
                                  "parallel beam.")
   reference_segmentation: str = knob("", "A 1-bit PNG on the image grid (1 = material, HTC "
-                                     "2022's ground truth): every method's Otsu segmentation "
-                                     "is scored by its Matthews correlation coefficient "
-                                     "(metrics.json 'mcc').")
+                                     "2022's ground truth): every method's segmentation is "
+                                     "scored by its Matthews correlation coefficient "
+                                     "(metrics.json 'mcc'; 'mcc_otsu' always Otsu's).")
+  support: str = knob("auto", "Where the attenuation may be non-zero: disc (the disc fitted "
+                      "to the kept views' sinogram support, 2% wider: every line's chord is "
+                      "cut to it, for AutoInt, SIRT, TV and the export; HTC 2022's phantoms), "
+                      "fov (the field of view) or auto (disc when one fits the support's "
+                      "tangents to 1% of its radius, else fov).")
+  segmentation: str = knob("disc", "How images are segmented: disc (HTC 2022's phantoms: the "
+                           "disc fitted to the kept views' sinogram support, holes where the "
+                           "image drops 30% below its grey closing; Otsu's threshold when no "
+                           "disc fits) or otsu (one global threshold).")
+  segmentation_closing: float = knob(0.125, "The disc segmentation's closing radius, as a "
+                                     "fraction of the disc's radius (wider than its holes).")
   image_directions: int = knob(16, "Point model: directions its image is averaged over.")
 
   def __post_init__(self):
@@ -169,6 +185,10 @@ class Config:
                  "ray: the paper's Phi(rho, theta, t); point: Phi(o + t u, u)")
     fields.check_activation(self.activation)
     check_choice("config.line_encoding", self.line_encoding, LINE_ENCODINGS)
+    check_choice("config.segmentation", self.segmentation, SEGMENTATIONS)
+    check_choice("config.support", self.support, SUPPORTS)
+    check_range("config.segmentation_closing", self.segmentation_closing, 0.0, 1.0,
+                what="a fraction of the disc's radius")
     check_range("config.subsample", self.subsample, 1, what="a view step")
     check_range("config.image_size", self.image_size, 8, what="a number of pixels")
     check_range("config.image_pixel_size", self.image_pixel_size, 0.0,
@@ -438,10 +458,12 @@ def train_and_evaluate(config, scan=None, workdir=None, progress=True):
   workdir = workdir or tempfile.mkdtemp(prefix="autoint_ct_")
   kept, held = split_views(config, len(scan.angles))
   reference = reference_segmentation(config, scan)  # refused before training, not after
+  scan = with_support(config, scan, kept)
   training.write_run(workdir, "ct", config, {"radius": scan.radius,
                                              "scan_geometry": scan.geometry,
                                              "line_encoding": config.line_encoding,
-                                             "source": scan.source})
+                                             "source": scan.source,
+                                             "support": scan.support})
   task = Task(config, scan, kept, held, progress, reference)
   phi, history = training.fit(task, config.loop, workdir, progress=progress)
   if task.evaluation is None or task.evaluation[0] != history["last_step"]:
@@ -510,7 +532,15 @@ def prior_image(config, scan, kept, progress=False):
   kept views, [S, S] over the field of view, in the scan's attenuation units."""
   size = config.prior_size or min(2 * image_grid(config, scan)[0], 512)
   return sirt.reconstruct_tv(scan.sinogram[kept], scan.lines.take(kept), scan.radius, size,
-                             config.prior_tv, config.prior_iterations, progress=progress)
+                             config.prior_tv, config.prior_iterations, progress=progress,
+                             support=scan.support)
+
+
+def support_mask(disc, size, extent):
+  """[S, S] bool: the pixel centres of the image grid (half-width `extent`) inside a disc
+  {"centre", "radius"}."""
+  centres = tomography.pixel_centres(size, extent)
+  return np.sum((centres - disc["centre"])**2, -1) <= disc["radius"]**2
 
 
 def reference_segmentation(config, scan):
@@ -520,6 +550,42 @@ def reference_segmentation(config, scan):
     return None
   return metrics.read_segmentation(config.reference_segmentation, image_grid(config, scan)[0],
                                    "--config.reference_segmentation")
+
+
+def support_disc(scan, kept):
+  """(disc, why not): the object's disc fitted to the kept views' sinogram support
+  (tomography.fit_disc) as {"centre": [x, y], "radius", "residual"} in the scan's length
+  unit, or None and the reason when none fits (fewer than SUPPORT_VIEWS views hold the whole
+  object, or the tangents miss one circle by more than 1% of its radius: the object is no
+  disc)."""
+  try:
+    centre, radius, residual = tomography.fit_disc(scan.sinogram[kept], scan.lines.take(kept),
+                                                   min_views=SUPPORT_VIEWS)
+  except ValueError as e:
+    return None, str(e)
+  if not (radius > 0 and residual <= 0.01 * radius):
+    return None, (f"the support's tangents fit no disc (radius {radius:.4g}, rms residual "
+                  f"{residual:.3g}, more than 1% of it).")
+  return {"centre": [float(c) for c in centre], "radius": float(radius),
+          "residual": residual}, ""
+
+
+def with_support(config, scan, kept):
+  """The scan with its support (config.support): for a disc, `Scan.support` set to the
+  fitted disc 2% wider and every line's chord cut to it; the scan itself for the field of
+  view (and for `auto` when no disc fits)."""
+  if config.support == "fov" or scan.support is not None:
+    return scan
+  disc, why = support_disc(scan, kept)
+  if disc is None:
+    if config.support == "auto":
+      return scan
+    raise ValueError(f"--config.support=disc: {why} The object is no disc: use "
+                     "--config.support=fov (or auto).")
+  support = {"centre": disc["centre"], "radius": disc["radius"] * (1 + SUPPORT_MARGIN),
+             "fitted": disc}
+  return dataclasses.replace(scan, support=support, lines=scan.lines.clipped_to_disc(
+      support["centre"], support["radius"]))
 
 
 def evaluate(config, scan, phi, grad, kept, held, prior=None, reference=None):
@@ -555,7 +621,9 @@ def evaluate(config, scan, phi, grad, kept, held, prior=None, reference=None):
   fbp_image = fbp.reconstruct(truth[kept], scan.angles[kept], scan.geometry, size, extent)
   seconds["fbp"] = lap()
   sirt_image = sirt.reconstruct(truth[kept], scan.lines.take(kept), extent, size,
-                                iterations=config.sirt_iterations)
+                                iterations=config.sirt_iterations, support=scan.support)
+  if scan.support is not None:  # FBP has no support: its image is cut to it
+    fbp_image = fbp_image * support_mask(scan.support, size, extent)
   seconds["sirt"] = lap()
   prior_small = None
   if prior is not None:
@@ -582,6 +650,8 @@ def evaluate(config, scan, phi, grad, kept, held, prior=None, reference=None):
     centre = lines.direction[:, lines.shape[1] // 2]
     centre = centre[::max(1, len(centre) // config.image_directions)]
     image, spread = point_image(grad, size, centre, extent=extent / scan.radius)
+    if scan.support is not None:  # no line saw the attenuation outside it: 0 there
+      image = image * support_mask(scan.support, size, extent)
     seconds["autoint_image"] = lap()
     outputs.update(point_image=image, point_image_std=spread)
     inside = np.sum(tomography.pixel_centres(size, extent / scan.radius)**2, -1) < 1.0
@@ -605,9 +675,25 @@ def evaluate(config, scan, phi, grad, kept, held, prior=None, reference=None):
   if reference is None:
     reference = reference_segmentation(config, scan)
   if reference is not None:
-    segments = {k: metrics.otsu_segmentation(v) for k, v in images.items() if v is not None}
-    report["mcc"] = {k: metrics.mcc(metrics.upsample(v, reference.shape[0]), reference)
-                     for k, v in segments.items()}
+    images = {k: v for k, v in images.items() if v is not None}
+    score = lambda mask: metrics.mcc(metrics.upsample(mask, reference.shape[0]), reference)
+    otsu = {k: metrics.otsu_segmentation(v) for k, v in images.items()}
+    segments, report["segmentation"] = otsu, "otsu"
+    disc = None
+    if config.segmentation == "disc":
+      disc = scan.support["fitted"] if scan.support is not None else None
+      if disc is None:
+        disc, why = support_disc(scan, kept)
+        if disc is None:
+          warnings.warn(f"--config.segmentation=disc: {why} Segmenting by Otsu's threshold.")
+    if disc is not None:
+      report["support_disc"] = disc
+      inside = support_mask(disc, size, extent)
+      closing = config.segmentation_closing * disc["radius"] / (2 * extent / size)
+      segments = {k: metrics.disc_segmentation(v, inside, closing) for k, v in images.items()}
+      report["segmentation"] = "disc"
+    report["mcc"] = {k: score(v) for k, v in segments.items()}
+    report["mcc_otsu"] = {k: score(v) for k, v in otsu.items()}
     outputs.update(segmentations=segments, reference_segmentation=reference)
     seconds["segmentation"] = lap()
   report.update(grid_pixels=size, grid_pixel_size=2 * extent / size)  # (the images' grid)

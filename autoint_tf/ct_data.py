@@ -50,6 +50,9 @@ class Scan:
   geometry: dict
   image: Optional[np.ndarray] = None   # ground truth image (phantoms), pixel_centres layout
   source: str = "phantom"
+  # The object's support when known: {"centre": [x, y], "radius"} (ct.support_disc), the
+  # lines' chords then cut to it (tomography.Lines.clipped_to_disc).
+  support: Optional[dict] = None
 
   @property
   def radius(self):

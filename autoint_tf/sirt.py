@@ -50,10 +50,12 @@ def sample(image, points, radius=1.0):
   return tf.reduce_sum(tf.gather(flat, index) * weight, -1)
 
 
-def system_matrix(lines, radius, image_size, dtype=np.float64, chunk=4096):
+def system_matrix(lines, radius, image_size, dtype=np.float64, chunk=4096, support=None):
   """The projector A (module docstring) of `lines` (flat or any shape; rows in their flat
   order) for [S, S] images over [-R, R]^2: a scipy CSR matrix [L, S^2] of `dtype`, built in
-  numpy `chunk` lines at a time (at most 2 S entries a line)."""
+  numpy `chunk` lines at a time (at most 2 S entries a line). With `support` ({"centre",
+  "radius"}, the object's disc, the lines' chords cut to it) pixels whose centre lies outside
+  it are no unknowns either."""
   s, h = image_size, 2.0 * radius / image_size
   origin = np.asarray(lines.origin, np.float64).reshape(-1, 2)
   direction = np.asarray(lines.direction, np.float64).reshape(-1, 2)
@@ -65,6 +67,9 @@ def system_matrix(lines, radius, image_size, dtype=np.float64, chunk=4096):
   # value): it is no unknown of A, its column is empty.
   fov = np.sqrt(np.max(np.sum(origin**2, -1) + np.maximum(t_min**2, t_max**2)))
   in_fov = centres[:, None]**2 + centres[None, :]**2 <= fov**2  # [row, column] (symmetric)
+  if support is not None:
+    (cx, cy), r = support["centre"], support["radius"]
+    in_fov &= (centres[None, :] - cx)**2 + (-centres[:, None] - cy)**2 <= r**2
   take = lambda a, axis: np.take_along_axis(a, axis, 1)
   rows, cols, values = [], [], []
   for start in range(0, len(t_min), chunk):
@@ -141,13 +146,13 @@ def sampled_projector(lines, radius, image_size, dtype=tf.float64):
   return (lambda x: forward(tf.cast(x, dtype))), (lambda r: adjoint(tf.cast(r, dtype)))
 
 
-def make_projector(lines, radius, image_size, dtype=tf.float64):
+def make_projector(lines, radius, image_size, dtype=tf.float64, support=None):
   """(A, A^T) of `lines` for [S, S] images: A(x) -> [L], A^T(r [L]) -> [S, S] in `dtype`;
   x and r may be arrays or tensors. A is differentiable (its gradient is A^T) and works in
   tf.function; both run the sparse system matrix (`system_matrix`, built here once) on the
-  CPU through tf.numpy_function."""
+  CPU through tf.numpy_function. `support`: system_matrix's."""
   np_dtype = tf.as_dtype(dtype).as_numpy_dtype
-  matrix = system_matrix(lines, radius, image_size, np_dtype)
+  matrix = system_matrix(lines, radius, image_size, np_dtype, support=support)
   transpose = matrix.T.tocsr()
   s, count = image_size, matrix.shape[0]
 
@@ -165,9 +170,11 @@ def make_projector(lines, radius, image_size, dtype=tf.float64):
   return (lambda x: forward(tf.cast(x, dtype))), adjoint
 
 
-def reconstruct(sinogram, lines, radius, image_size, iterations=200, nonnegative=True):
-  """SIRT image [S, S] of line integrals `sinogram` (any shape, as lines.shape) along `lines`."""
-  forward, adjoint = make_projector(lines, radius, image_size)
+def reconstruct(sinogram, lines, radius, image_size, iterations=200, nonnegative=True,
+                support=None):
+  """SIRT image [S, S] of line integrals `sinogram` (any shape, as lines.shape) along `lines`
+  (0 outside a `support` disc, system_matrix's)."""
+  forward, adjoint = make_projector(lines, radius, image_size, support=support)
   p = tf.constant(np.asarray(sinogram, np.float64).reshape(-1))
   row = forward(np.ones((image_size, image_size)))
   col = adjoint(np.ones(int(p.shape[0])))
@@ -190,13 +197,13 @@ def total_variation(image):
 
 
 def reconstruct_tv(sinogram, lines, radius, image_size, tv_weight=3e-5, iterations=1500,
-                   learning_rate=0.02, progress=False):
+                   learning_rate=0.02, progress=False, support=None):
   """TV-regularised non-negative least-squares image [S, S] (module docstring) of line
   integrals `sinogram` (any shape, as lines.shape) along `lines`: Adam, `iterations` steps
-  (with a progress bar if `progress`)."""
+  (with a progress bar if `progress`); 0 outside a `support` disc (system_matrix's)."""
   if tv_weight < 0 or iterations < 1:
     raise ValueError(f"tv_weight={tv_weight} must be >= 0 and iterations={iterations} >= 1.")
-  forward, adjoint = make_projector(lines, radius, image_size, tf.float32)
+  forward, adjoint = make_projector(lines, radius, image_size, tf.float32, support)
   p = np.asarray(sinogram, np.float64).reshape(-1)
   measured = tf.cast(adjoint(tf.ones(p.shape, tf.float32)) > 0, tf.float32)  # others: 0
   peak = max(float(np.max(np.abs(p))), 1e-12)

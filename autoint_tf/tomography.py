@@ -37,6 +37,18 @@ class Lines:
     """The same lines with every length multiplied by `factor` (e.g. 1 / R: unit FOV)."""
     return Lines(self.origin * factor, self.direction, self.t_min * factor, self.t_max * factor)
 
+  def clipped_to_disc(self, centre, radius):
+    """The same lines with each chord cut to its part inside the disc (centre [2], radius):
+    t in [t_c - h, t_c + h] within [t_min, t_max], t_c the foot of the centre, h the half
+    chord; a line that misses the disc keeps a zero-length chord (it integrates to 0)."""
+    centre = np.asarray(centre, np.float64)
+    t_c = np.sum((centre - self.origin) * self.direction, -1)
+    distance2 = np.sum((self.origin + t_c[..., None] * self.direction - centre)**2, -1)
+    half = np.sqrt(np.maximum(radius**2 - distance2, 0.0))
+    t_min = np.clip(t_c - half, self.t_min, self.t_max)
+    t_max = np.clip(t_c + half, self.t_min, self.t_max)
+    return Lines(self.origin, self.direction, t_min, np.maximum(t_max, t_min))
+
   def canonical(self):
     """The same lines, each directed as (-sin theta, cos theta) of its (rho, theta) with theta
     in [0, pi): the orientation the paper's parameterization integrates along (parallel-beam
@@ -238,3 +250,68 @@ def rasterize(ellipses, size, supersample=4, radius=1.0):
   fine = pixel_centres(size * supersample, radius)
   img = attenuation(ellipses, fine)
   return img.reshape(size, supersample, size, supersample).mean((1, 3))
+
+
+def _cross(a, b):
+  return a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0]
+
+
+def fit_disc(sinogram, lines, level=0.05, min_views=2):
+  """The disc whose tangents are the edges of a sinogram's support: HTC 2022's phantoms are a
+  disc of one material with holes, and its outline is measured in every view, whatever the
+  arc (a limited-angle image loses it to the missing wedge).
+
+  Per view, the support is where the line integral exceeds `level` times the sinogram's
+  maximum; each of its two edges (linearly interpolated to where the integral crosses that
+  level, between the last detector above and the first below) is a line tangent to the disc.
+  A tangent with unit direction d through o is at the distance r of the centre c:
+      s cross(d, c - o) = r,   s = sign(cross(d, q - o)), q a point of the support's middle
+  line (the side the disc lies on); every tangent of every view gives one such equation,
+  solved for (c, r) by least squares. Views whose support reaches the detector's end (the
+  object is cut off) give none. A uniform disc's largest integral is along its diameter, so
+  its level line lies at r sqrt(1 - level^2) from the centre: the radius is divided by that.
+
+  Args:
+    sinogram: [A, N] line integrals along `lines` ([A, N], tomography.Lines).
+    level: the support's threshold as a fraction of the maximum.
+    min_views: the fewest views holding the whole object that are accepted.
+
+  Returns:
+    (centre [2], radius, rms residual of the equations) in the lines' length unit.
+
+  Raises:
+    ValueError: a sinogram without a positive value, or fewer than `min_views` views whose
+      support lies inside the detector (with fewer than two the disc is not determined).
+  """
+  p = np.asarray(sinogram, np.float64)
+  if p.ndim != 2 or p.shape != lines.shape:
+    raise ValueError(f"fit_disc: a sinogram [A, N] of the lines' shape {lines.shape}, got "
+                     f"{p.shape}.")
+  peak = float(np.max(p)) if p.size else 0.0
+  if not peak > 0:
+    raise ValueError("fit_disc: the sinogram has no positive line integral (no object).")
+  threshold = level * peak
+  origin = np.asarray(lines.origin, np.float64)
+  direction = np.asarray(lines.direction, np.float64)
+  middle = origin + 0.5 * (lines.t_min + lines.t_max)[..., None] * direction
+  rows, rhs = [], []
+  for view in range(p.shape[0]):
+    above = np.flatnonzero(p[view] > threshold)
+    if not len(above) or above[0] == 0 or above[-1] == p.shape[1] - 1:
+      continue
+    q = middle[view, (above[0] + above[-1]) // 2]
+    for edge, outside in ((above[0], above[0] - 1), (above[-1], above[-1] + 1)):
+      f = (p[view, edge] - threshold) / (p[view, edge] - p[view, outside])  # toward outside
+      d = (1 - f) * direction[view, edge] + f * direction[view, outside]
+      d /= np.linalg.norm(d)
+      o = (1 - f) * origin[view, edge] + f * origin[view, outside]
+      s = np.sign(_cross(d, q - o))
+      rows.append([-s * d[1], s * d[0], -1.0])
+      rhs.append(s * _cross(d, o))
+  if len(rows) < 2 * max(min_views, 2):
+    raise ValueError(f"fit_disc: {len(rows) // 2} view(s) hold the whole object inside the "
+                     f"detector; the disc needs {max(min_views, 2)}.")
+  rows, rhs = np.asarray(rows), np.asarray(rhs)
+  solution = np.linalg.lstsq(rows, rhs, rcond=None)[0]
+  residual = float(np.sqrt(np.mean((rows @ solution - rhs)**2)))
+  return solution[:2], float(solution[2]) / np.sqrt(1 - level**2), residual

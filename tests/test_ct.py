@@ -244,3 +244,26 @@ def test_the_ray_models_line_encoding_is_plain_and_old_runs_restore_as_trained()
       False, False, True]
   with pytest.raises(ValueError, match="line_encoding=fourier: choose one of plain, normalized"):
     ct.Config(line_encoding="fourier")
+
+
+def test_the_support_is_the_fitted_disc_when_the_object_is_one_and_refused_when_not():
+  config = app_config(ct.Config, geometry="fan", num_angles=24, num_detectors=96, subsample=2)
+  phantom = ct.scan_for(config)
+  kept, _ = ct.split_views(config, 24)
+  assert ct.with_support(config, phantom, kept) is phantom  # auto: Shepp-Logan is no disc
+  with pytest.raises(ValueError, match="--config.support=disc: the support's tangents fit no "
+                                       "disc .* use --config.support=fov"):
+    ct.with_support(app_config(config, support="disc"), phantom, kept)
+  disc = np.array([[1.0, 0.5, 0.5, 0.2, -0.1, 0.0]])
+  scan = dataclasses.replace(phantom, sinogram=tomography.radon(disc, phantom.lines))
+  cut = ct.with_support(config, scan, kept)
+  np.testing.assert_allclose(cut.support["fitted"]["centre"], [0.2, -0.1], atol=5e-3)
+  assert cut.support["radius"] == pytest.approx(0.5 * (1 + ct.SUPPORT_MARGIN), abs=5e-3)
+  # every chord is cut to the disc; the line integrals of what lies inside are unchanged
+  chords = cut.lines.t_max - cut.lines.t_min
+  assert np.max(chords) <= 2 * cut.support["radius"] + 1e-9 and np.sum(chords == 0) > 0
+  np.testing.assert_allclose(tomography.radon(disc, cut.lines), scan.sinogram, atol=1e-9)
+  assert ct.with_support(app_config(config, support="fov"), scan, kept) is scan
+  # Four views fit any convex object to a circle: a disc needs ct.SUPPORT_VIEWS of them.
+  assert ct.support_disc(scan, kept[:4]) == (None, "fit_disc: 4 view(s) hold the whole object "
+                                                   "inside the detector; the disc needs 8.")

@@ -48,3 +48,23 @@ def test_mcc_is_its_closed_form_and_otsu_splits_two_modes():
                                 np.kron(np.eye(2), np.ones((2, 2))).astype(bool))
   with pytest.raises(ValueError, match="multiple of the image's"):
     metrics.upsample(np.eye(3, dtype=bool), 4)
+
+
+def test_disc_segmentation_finds_holes_under_shading_one_threshold_cannot_split():
+  n = 96
+  y, x = np.mgrid[0:n, 0:n] + 0.5 - n / 2
+  inside = x**2 + y**2 < (0.4 * n)**2
+  holes = ((x - 10)**2 + (y + 8)**2 < 5**2) | ((np.abs(x + 12) < 3) & (np.abs(y - 6) < 9))
+  truth = inside & ~holes
+  # A limited-angle image's shading: the disc's level ramps from 0.25 to 1.75 across it; the
+  # holes keep half the local level, brighter than the material on the dark side. No single
+  # threshold splits that.
+  level = 1.0 + 1.5 * x / (0.8 * n)
+  image = np.where(truth, level, np.where(inside, 0.5 * level, 0.0))
+  segmented = metrics.disc_segmentation(image, inside, closing_pixels=12)
+  np.testing.assert_array_equal(segmented, truth)
+  assert metrics.mcc(metrics.otsu_segmentation(image), truth) < 0.9
+  # outside the support nothing is material, whatever the image holds there
+  assert not metrics.disc_segmentation(image + 5.0 * ~inside, inside, 12)[~inside].any()
+  with pytest.raises(ValueError, match="support of"):
+    metrics.disc_segmentation(image, inside[:-1], 12)

@@ -245,6 +245,19 @@ def test_line_integral_signature_agrees_for_any_geometry_and_orientation(paramet
     for a, b in (ends, ends[::-1]):  # either end first: the same segment, the same integral
       got = fn(tf.constant(a), tf.constant(b))["value"].numpy()
       np.testing.assert_allclose(got, 2 * want, atol=1e-5)  # lengths scale with the radius
+  # A run with a support disc (ct.with_support): each segment is cut to it as in training.
+  support = {"centre": [0.3, -0.2], "radius": 0.9}  # in the scan's units (radius 2)
+  fn = export.ct_functions(phi, cfg, radius=2.0, checks=False,
+                           support=support)["line_integral"][0]
+  lines = tomography.fan_beam_lines(np.arange(6) * np.pi / 3, 3.0, 6.0, 0.5, 5)
+  clipped = lines.clipped_to_disc([0.15, -0.1], 0.45)  # the same disc in units of the radius
+  want = ct.line_integrals(phi, *ct.flat_line_inputs(parameterization, clipped)).numpy()
+  missed = (clipped.t_max == clipped.t_min).reshape(-1)  # lines that miss the disc: 0
+  assert missed.any() and not want[missed].any()
+  ends = [(lines.origin + t[..., None] * lines.direction).reshape(-1, 2).astype(np.float32) * 2
+          for t in (lines.t_min, lines.t_max)]
+  got = fn(tf.constant(ends[1]), tf.constant(ends[0]))["value"].numpy()
+  np.testing.assert_allclose(got, 2 * want, atol=1e-5)
 
 
 def _batching_parameters_class():

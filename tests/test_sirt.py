@@ -111,3 +111,23 @@ def test_sample_is_bilinear_and_reproduces_a_linear_image():
   np.testing.assert_allclose(sirt.sample(image, centres.reshape(-1, 2), radius).numpy(),
                              image.reshape(-1), atol=1e-10)
   assert sirt.sample(image, np.array([[radius * (1 + 2.0 / size), 0.0]]), radius).numpy() == 0
+
+
+def test_a_support_disc_leaves_the_pixels_outside_it_no_unknowns():
+  scan = ct_data.phantom_scan("shepp_logan", ct_data.default_geometry("fan", 12, 48), 64)
+  support = {"centre": [0.2, -0.1], "radius": 0.55}
+  lines = scan.lines.clipped_to_disc(support["centre"], support["radius"])
+  plain = sirt.system_matrix(lines, 1.0, 64)
+  cut = sirt.system_matrix(lines, 1.0, 64, support=support)
+  inside = np.sum((tomography.pixel_centres(64) - support["centre"])**2, -1) <= 0.55**2
+  # (row 0 at the top: pixel_centres' layout) columns of the pixels outside are empty; the
+  # others are those of the plain matrix on the same clipped lines
+  assert not cut[:, ~inside.reshape(-1)].count_nonzero()
+  assert plain[:, ~inside.reshape(-1)].count_nonzero() > 0  # (so the cut is not vacuous)
+  np.testing.assert_array_equal(cut[:, inside.reshape(-1)].toarray(),
+                                plain[:, inside.reshape(-1)].toarray())
+  # SIRT then gives 0 outside the disc and fits the lines through it
+  inner = np.array([[1.0, 0.3, 0.2, 0.25, -0.1, 20.0]])
+  image = np.asarray(sirt.reconstruct(tomography.radon(inner, lines), lines, 1.0, 64,
+                                      iterations=50, support=support))
+  assert not image[~inside].any() and image[inside].max() > 0.5

@@ -131,3 +131,46 @@ def test_limited_angle_scans_are_told_from_full_ones():
   arc = np.deg2rad(42 + 0.5 * np.arange(61))  # HTC 2022: 30 degrees of a fan beam's circle
   assert not tomography.covers_period(arc, 2 * np.pi)
   assert not tomography.covers_period(arc[::4], 2 * np.pi)
+
+
+# A disc of radius 0.6 off the centre, seen by a fan beam over 30 degrees (HTC 2022's arc).
+DISC = np.array([[1.0, 0.6, 0.6, 0.1, -0.15, 0.0]])
+DISC_LINES = tomography.fan_beam_lines(np.deg2rad(np.linspace(10, 40, 61)), 4.0, 6.0, 0.005, 560)
+
+
+def test_fit_disc_finds_a_disc_from_its_sinograms_support_over_a_short_arc():
+  sinogram = tomography.radon(DISC, DISC_LINES)
+  centre, radius, residual = tomography.fit_disc(sinogram, DISC_LINES)
+  np.testing.assert_allclose(centre, [0.1, -0.15], atol=1e-3)
+  assert radius == pytest.approx(0.6, abs=1e-3) and residual < 1e-3
+  # Its level line is the only approximation: a 20% level shrinks the support the same way.
+  assert tomography.fit_disc(sinogram, DISC_LINES, level=0.2)[1] == pytest.approx(0.6, abs=2e-3)
+  # An ellipse is no disc: its tangents miss every circle by much more.
+  ellipse = DISC.copy()
+  ellipse[0, 1] = 0.35
+  assert tomography.fit_disc(tomography.radon(ellipse, DISC_LINES), DISC_LINES)[2] > 5e-3
+  with pytest.raises(ValueError, match="no positive line integral"):
+    tomography.fit_disc(-sinogram, DISC_LINES)
+  cut_off = DISC.copy()  # wider than the detector's fan: no view holds the whole object
+  cut_off[0, 1:3] = 0.99
+  with pytest.raises(ValueError, match="0 view.*hold the whole object"):
+    tomography.fit_disc(tomography.radon(cut_off, DISC_LINES), DISC_LINES)
+
+
+def test_lines_clipped_to_a_disc_are_its_chords_and_keep_what_lies_inside():
+  centre, radius = np.array([0.1, -0.15]), 0.6
+  clipped = DISC_LINES.clipped_to_disc(centre, radius)
+  foot = DISC_LINES.origin + np.sum((centre - DISC_LINES.origin) * DISC_LINES.direction,
+                                    -1)[..., None] * DISC_LINES.direction
+  distance = np.linalg.norm(foot - centre, axis=-1)
+  chord = 2 * np.sqrt(np.maximum(radius**2 - distance**2, 0))
+  np.testing.assert_allclose(clipped.t_max - clipped.t_min, chord, atol=1e-12)
+  assert np.sum(chord == 0) > 1000  # (lines that miss it keep a chord of length 0)
+  inner = np.array([[1.0, 0.3, 0.2, 0.2, -0.1, 20.0]])  # an ellipse inside the disc
+  np.testing.assert_allclose(tomography.radon(inner, clipped), tomography.radon(inner, DISC_LINES),
+                             atol=1e-12)
+  # cut points lie on the circle (where the chord is not the whole line)
+  hit = chord > 0
+  for t in (clipped.t_min, clipped.t_max):
+    points = clipped.origin + t[..., None] * clipped.direction
+    np.testing.assert_allclose(np.linalg.norm(points[hit] - centre, axis=-1), radius, atol=1e-9)

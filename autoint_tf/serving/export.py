@@ -228,8 +228,12 @@ def radiance_functions(model, info, num_sections=8, max_batch=DEFAULT_MAX_BATCH,
 # ---------------------------------------------------------------------------------------------
 # CT and 1D/nD models.
 
-def ct_functions(phi, config, radius=1.0, max_batch=DEFAULT_MAX_BATCH, checks=True):
-  """line_integral: the line integral between two points, in the sinogram's units."""
+def ct_functions(phi, config, radius=1.0, max_batch=DEFAULT_MAX_BATCH, checks=True,
+                 support=None):
+  """line_integral: the line integral between two points, in the sinogram's units. With the
+  run's `support` ({"centre", "radius"}, ct.with_support: the disc the attenuation lies in,
+  every training chord cut to it) each segment is cut to that disc as in training, so that a
+  segment reaching outside it integrates nothing there (0 for one that misses it)."""
 
   def line_integral(start, end):
     if checks:
@@ -239,6 +243,14 @@ def ct_functions(phi, config, radius=1.0, max_batch=DEFAULT_MAX_BATCH, checks=Tr
       start, end = c.passed(start, end)
     # The canonical line (as in training: tomography.Lines.canonical), in units of the radius.
     seg = tomography.canonical_segments(start / radius, end / radius)
+    if support is not None:  # its part inside the disc (tomography.Lines.clipped_to_disc)
+      centre = tf.constant(np.asarray(support["centre"], np.float64) / radius, seg["t0"].dtype)
+      t_c = tf.reduce_sum((centre - seg["origin"]) * seg["direction"], -1)
+      gap = seg["origin"] + t_c[:, None] * seg["direction"] - centre
+      half = tf.sqrt(tf.maximum((support["radius"] / radius)**2 - tf.reduce_sum(gap**2, -1),
+                                0.0))
+      t0 = tf.clip_by_value(t_c - half, seg["t0"], seg["t1"])
+      seg.update(t0=t0, t1=tf.maximum(tf.clip_by_value(t_c + half, seg["t0"], seg["t1"]), t0))
     if config.parameterization == "point":
       inputs = {"origin": seg["origin"], "direction": seg["direction"]}
     else:
@@ -467,7 +479,8 @@ def export(workdir, export_base, model_name, version=None, num_sections=8,
     info.update(renderer_info(run.model, num_sections), allow_any_bounds=allow_any_bounds)
   elif run.application == "ct":
     functions, default = ct_functions(run.model, run.config, float(run.context["radius"]),
-                                      max_batch), "line_integral"
+                                      max_batch, support=run.context.get("support")),\
+        "line_integral"
   else:
     variables = ("x", "y", "z")[:int(run.context["dims"])]
     functions, default = integral_functions(run.model, variables, max_batch), "definite_integral"
