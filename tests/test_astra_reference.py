@@ -291,8 +291,9 @@ def test_a_discs_support_is_fitted_in_astras_frame_and_segments_a_short_arc(tmp_
   disc = report["support_disc"]
   np.testing.assert_allclose(np.asarray(disc["centre"]) / PIXEL, centre, atol=0.5)
   assert disc["radius"] / PIXEL == pytest.approx(radius, abs=0.5)
-  with open(tmp_path / "run" / "config.json") as f:  # (the export cuts its lines to it)
+  with open(tmp_path / "run" / "config.json") as f:
     assert json.load(f)["context"]["support"]["fitted"] == disc
+  _the_export_cuts_its_segments_to_the_support(tmp_path, config)
   # Measured: SIRT on the whole field of view 0.70 (Otsu), on the disc 0.953, segmented
   # by the disc 0.978.
   scan = ct_data.load_scan(path, geometry, "sinogram")
@@ -303,3 +304,26 @@ def test_a_discs_support_is_fitted_in_astras_frame_and_segments_a_short_arc(tmp_
   scores = report["mcc"]["sirt"], report["mcc_otsu"]["sirt"]
   assert scores[1] > plain + 0.15 and scores[0] > scores[1] + 0.01 and scores[0] > 0.96, (
       plain, report["mcc"], report["mcc_otsu"])
+
+
+def _the_export_cuts_its_segments_to_the_support(tmp_path, config):
+  """The exported line_integral of the run of `config` (in tmp_path/run) on whole chords of
+  the field of view: the run's model on the same lines cut to its support disc, as trained (0
+  for lines that miss it)."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from autoint_tf import ct, training  # pylint: disable=g-import-not-at-top
+  from autoint_tf.serving import export  # pylint: disable=g-import-not-at-top
+  version = export.export(str(tmp_path / "run"), str(tmp_path / "export"), "ct")
+  scan = ct.scan_for(config)
+  lines = scan.lines.take(np.array([0, 30, 60]))
+  cut = ct.with_support(config, scan, np.arange(len(scan.angles))).lines.take(
+      np.array([0, 30, 60]))
+  run, r = training.restore(str(tmp_path / "run")), scan.radius
+  want = r * ct.line_integrals(run.model, *ct.flat_line_inputs("point", cut.scaled(1 / r))).numpy()
+  ends = [(lines.origin + t[..., None] * lines.direction).reshape(-1, 2).astype(np.float32)
+          for t in (lines.t_min, lines.t_max)]
+  got = tf.saved_model.load(version).signatures["line_integral"](
+      start=tf.constant(ends[0]), end=tf.constant(ends[1]))["value"].numpy()
+  missed = (cut.t_max == cut.t_min).reshape(-1)
+  assert missed.any() and not got[missed].any()
+  np.testing.assert_allclose(got, want, atol=1e-4 * np.max(np.abs(want)))
