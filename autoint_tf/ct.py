@@ -536,13 +536,6 @@ def prior_image(config, scan, kept, progress=False):
                              support=scan.support)
 
 
-def support_mask(disc, size, extent):
-  """[S, S] bool: the pixel centres of the image grid (half-width `extent`) inside a disc
-  {"centre", "radius"}."""
-  centres = tomography.pixel_centres(size, extent)
-  return np.sum((centres - disc["centre"])**2, -1) <= disc["radius"]**2
-
-
 def reference_segmentation(config, scan):
   """The run's reference segmentation (metrics.read_segmentation of
   --config.reference_segmentation on the image grid), or None without one."""
@@ -588,6 +581,19 @@ def with_support(config, scan, kept):
       support["centre"], support["radius"]))
 
 
+def segmentation_disc(config, scan, kept):
+  """The disc config.segmentation segments by: None for Otsu's threshold (asked for, or, with
+  a warning, when no disc fits); the fitted disc of the scan's support when it has one."""
+  if config.segmentation != "disc":
+    return None
+  if scan.support is not None:
+    return scan.support["fitted"]
+  disc, why = support_disc(scan, kept)
+  if disc is None:
+    warnings.warn(f"--config.segmentation=disc: {why} Segmenting by Otsu's threshold.")
+  return disc
+
+
 def evaluate(config, scan, phi, grad, kept, held, prior=None, reference=None):
   """Held-out-view PSNR/SSIM of AutoInt and of angular interpolation; for the point model its
   image against FBP and SIRT of the same kept views (and against the phantom when there is
@@ -622,8 +628,10 @@ def evaluate(config, scan, phi, grad, kept, held, prior=None, reference=None):
   seconds["fbp"] = lap()
   sirt_image = sirt.reconstruct(truth[kept], scan.lines.take(kept), extent, size,
                                 iterations=config.sirt_iterations, support=scan.support)
-  if scan.support is not None:  # FBP has no support: its image is cut to it
-    fbp_image = fbp_image * support_mask(scan.support, size, extent)
+  # No line saw attenuation outside the support: FBP (which knows none) and AutoInt's image
+  # are cut to it.
+  support = 1.0 if scan.support is None else tomography.disc_mask(scan.support, size, extent)
+  fbp_image = fbp_image * support
   seconds["sirt"] = lap()
   prior_small = None
   if prior is not None:
@@ -650,8 +658,7 @@ def evaluate(config, scan, phi, grad, kept, held, prior=None, reference=None):
     centre = lines.direction[:, lines.shape[1] // 2]
     centre = centre[::max(1, len(centre) // config.image_directions)]
     image, spread = point_image(grad, size, centre, extent=extent / scan.radius)
-    if scan.support is not None:  # no line saw the attenuation outside it: 0 there
-      image = image * support_mask(scan.support, size, extent)
+    image = image * support
     seconds["autoint_image"] = lap()
     outputs.update(point_image=image, point_image_std=spread)
     inside = np.sum(tomography.pixel_centres(size, extent / scan.radius)**2, -1) < 1.0
@@ -679,19 +686,12 @@ def evaluate(config, scan, phi, grad, kept, held, prior=None, reference=None):
     score = lambda mask: metrics.mcc(metrics.upsample(mask, reference.shape[0]), reference)
     otsu = {k: metrics.otsu_segmentation(v) for k, v in images.items()}
     segments, report["segmentation"] = otsu, "otsu"
-    disc = None
-    if config.segmentation == "disc":
-      disc = scan.support["fitted"] if scan.support is not None else None
-      if disc is None:
-        disc, why = support_disc(scan, kept)
-        if disc is None:
-          warnings.warn(f"--config.segmentation=disc: {why} Segmenting by Otsu's threshold.")
+    disc = segmentation_disc(config, scan, kept)
     if disc is not None:
-      report["support_disc"] = disc
-      inside = support_mask(disc, size, extent)
+      inside = tomography.disc_mask(disc, size, extent)
       closing = config.segmentation_closing * disc["radius"] / (2 * extent / size)
       segments = {k: metrics.disc_segmentation(v, inside, closing) for k, v in images.items()}
-      report["segmentation"] = "disc"
+      report.update(segmentation="disc", support_disc=disc)
     report["mcc"] = {k: score(v) for k, v in segments.items()}
     report["mcc_otsu"] = {k: score(v) for k, v in otsu.items()}
     outputs.update(segmentations=segments, reference_segmentation=reference)

@@ -22,6 +22,8 @@ import numpy as np
 from scipy import sparse
 import tensorflow as tf
 
+from autoint_tf import tomography
+
 
 def bilinear(points, radius, image_size):
   """Bilinear interpolation of [S, S] images (continued by zeros outside) at points [..., 2]:
@@ -68,8 +70,7 @@ def system_matrix(lines, radius, image_size, dtype=np.float64, chunk=4096, suppo
   fov = np.sqrt(np.max(np.sum(origin**2, -1) + np.maximum(t_min**2, t_max**2)))
   in_fov = centres[:, None]**2 + centres[None, :]**2 <= fov**2  # [row, column] (symmetric)
   if support is not None:
-    (cx, cy), r = support["centre"], support["radius"]
-    in_fov &= (centres[None, :] - cx)**2 + (-centres[:, None] - cy)**2 <= r**2
+    in_fov &= tomography.disc_mask(support, s, radius)
   take = lambda a, axis: np.take_along_axis(a, axis, 1)
   rows, cols, values = [], [], []
   for start in range(0, len(t_min), chunk):

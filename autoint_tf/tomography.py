@@ -106,6 +106,19 @@ def canonical_segments(start, end):
           "origin": rho[:, None] * normal, "t0": tf.minimum(ta, tb), "t1": tf.maximum(ta, tb)}
 
 
+def clip_segments_to_disc(segments, centre, radius):
+  """TF version of `Lines.clipped_to_disc` for serving graphs: `segments` (canonical_segments'
+  dict) with t0 <= t1 cut to their part inside the disc (centre [2], radius; 0 length when
+  a segment misses it)."""
+  centre = tf.constant(np.asarray(centre, np.float64), segments["t0"].dtype)
+  t_c = tf.reduce_sum((centre - segments["origin"]) * segments["direction"], -1)
+  gap = segments["origin"] + t_c[:, None] * segments["direction"] - centre
+  half = tf.sqrt(tf.maximum(radius**2 - tf.reduce_sum(gap**2, -1), 0.0))
+  t0 = tf.clip_by_value(t_c - half, segments["t0"], segments["t1"])
+  t1 = tf.clip_by_value(t_c + half, segments["t0"], segments["t1"])
+  return {**segments, "t0": t0, "t1": tf.maximum(t1, t0)}
+
+
 def lines_through(points, directions, radius=1.0):
   """Lines through `points` along `directions` ([..., 2] each), as chords of the FOV circle.
 
@@ -245,6 +258,12 @@ def pixel_centres(size, radius=1.0):
   return np.stack([x, y], -1)
 
 
+def disc_mask(disc, size, radius=1.0):
+  """[size, size] bool: the pixel centres (pixel_centres' layout) inside a disc {"centre":
+  [x, y], "radius"}."""
+  return np.sum((pixel_centres(size, radius) - disc["centre"])**2, -1) <= disc["radius"]**2
+
+
 def rasterize(ellipses, size, supersample=4, radius=1.0):
   """[size, size] image, each pixel the mean of supersample^2 point samples."""
   fine = pixel_centres(size * supersample, radius)
@@ -308,9 +327,10 @@ def fit_disc(sinogram, lines, level=0.05, min_views=2):
       s = np.sign(_cross(d, q - o))
       rows.append([-s * d[1], s * d[0], -1.0])
       rhs.append(s * _cross(d, o))
-  if len(rows) < 2 * max(min_views, 2):
+  need = max(min_views, 2)
+  if len(rows) < 2 * need:
     raise ValueError(f"fit_disc: {len(rows) // 2} view(s) hold the whole object inside the "
-                     f"detector; the disc needs {max(min_views, 2)}.")
+                     f"detector; the disc needs {need}.")
   rows, rhs = np.asarray(rows), np.asarray(rhs)
   solution = np.linalg.lstsq(rows, rhs, rcond=None)[0]
   residual = float(np.sqrt(np.mean((rows @ solution - rhs)**2)))

@@ -243,14 +243,9 @@ def ct_functions(phi, config, radius=1.0, max_batch=DEFAULT_MAX_BATCH, checks=Tr
       start, end = c.passed(start, end)
     # The canonical line (as in training: tomography.Lines.canonical), in units of the radius.
     seg = tomography.canonical_segments(start / radius, end / radius)
-    if support is not None:  # its part inside the disc (tomography.Lines.clipped_to_disc)
-      centre = tf.constant(np.asarray(support["centre"], np.float64) / radius, seg["t0"].dtype)
-      t_c = tf.reduce_sum((centre - seg["origin"]) * seg["direction"], -1)
-      gap = seg["origin"] + t_c[:, None] * seg["direction"] - centre
-      half = tf.sqrt(tf.maximum((support["radius"] / radius)**2 - tf.reduce_sum(gap**2, -1),
-                                0.0))
-      t0 = tf.clip_by_value(t_c - half, seg["t0"], seg["t1"])
-      seg.update(t0=t0, t1=tf.maximum(tf.clip_by_value(t_c + half, seg["t0"], seg["t1"]), t0))
+    if support is not None:  # its part inside the disc, as trained
+      seg = tomography.clip_segments_to_disc(seg, np.asarray(support["centre"]) / radius,
+                                             support["radius"] / radius)
     if config.parameterization == "point":
       inputs = {"origin": seg["origin"], "direction": seg["direction"]}
     else:
