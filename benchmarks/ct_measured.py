@@ -34,6 +34,7 @@ from absl import flags
 
 import numpy as np
 
+from autoint_tf import configs
 from autoint_tf import ct
 from autoint_tf import ct_data
 from autoint_tf import fbp
@@ -57,6 +58,9 @@ flags.DEFINE_bool("mcc_table", False, "The HTC 2022 table of the baselines' MCC 
 flags.DEFINE_integer("steps", 0, "--mcc_table: train this many steps (cosine schedule over "
                      "them) instead of --budget_minutes.")
 flags.DEFINE_list("scans", [], "--mcc_table: only these scans (file names; default all).")
+flags.DEFINE_multi_string("set", [], "--mcc_table: a ct.Config knob of the recipe changed, "
+                          "path=value (e.g. --set=prior_weight=0.5 --set=loop.learning_rate="
+                          "3e-3): the experiments of docs/benchmarks_log.md.")
 flags.DEFINE_string("htc_dir", os.path.join(ROOT, "..", "shared", "data", "ct_htc2022"),
                     "The shared HTC 2022 scans and ground-truth PNGs.")
 FLAGS = flags.FLAGS
@@ -80,6 +84,21 @@ def _cells(row, method):
 # scan file -> its phantom's ground-truth segmentation (one PNG scores every arc of a phantom).
 HTC_SCANS = {"tc_category7.mat": "tc_category7.png", "ta_category7.mat": "ta_category7.png",
              "ta_subsample73.mat": "ta_category7.png"}
+
+
+def with_settings(config, settings):
+  """`config` with `settings` ["path=value", ...] (--set) applied, each value of the knob's
+  type; a path that is no knob is refused naming it."""
+  knobs = configs.flat(config)
+  changes = {}
+  for item in settings:
+    path, sep, text = item.partition("=")
+    if not sep or path not in knobs:
+      raise ValueError(f"--set={item}: expected path=value with path one of ct.Config's knobs "
+                       f"({', '.join(sorted(knobs))}).")
+    kind = type(knobs[path])
+    changes[path] = (text.lower() in ("1", "true") if kind is bool else kind(text))
+  return configs.replace(config, changes)
 
 
 def htc_config(png, budget_minutes, steps=0):
@@ -110,7 +129,8 @@ def mcc_table():
       print(f"skipped {path}: " + ("absent" if not os.path.exists(path) else "not in --scans"))
       continue
     scan = ct_data.load_scan(path, ct_data.HTC2022_GEOMETRY, ct_data.HTC2022_VARIABLE)
-    config = htc_config(os.path.join(FLAGS.htc_dir, png), FLAGS.budget_minutes, FLAGS.steps)
+    config = with_settings(htc_config(os.path.join(FLAGS.htc_dir, png), FLAGS.budget_minutes,
+                                      FLAGS.steps), FLAGS.set)
     start = time.perf_counter()
     result, outputs = ct.train_and_evaluate(config, scan, tempfile.mkdtemp(prefix="htc_"))
     row = {"scan": scan_name, "views": len(scan.angles),
@@ -131,6 +151,7 @@ def mcc_table():
   trained = (f"{FLAGS.steps} steps" if FLAGS.steps else f"{FLAGS.budget_minutes:g} minutes")
   command = (f"--steps={FLAGS.steps}" if FLAGS.steps else
              f"--budget_minutes={FLAGS.budget_minutes:g}")
+  command += "".join(f" --set={item}" for item in FLAGS.set)
   text = (f"`python -m benchmarks.ct_measured --mcc_table {command}` (each shared HTC 2022 "
           "scan from all its views, on the challenge's 512 × 512 grid of effective detector "
           "pixels; every method's lines cut to the disc fitted to the sinogram's support, 2% "
@@ -140,8 +161,9 @@ def mcc_table():
           "iterations; TV, "
           "the TV-regularised reconstruction that is AutoInt's image prior; AutoInt, the point "
           f"model (4×128 sine) trained {trained} on "
-          f"{FLAGS.batch_lines} lines a step with that prior, its image the grad network at the "
-          "pixel centres):\n\n" + report.table(
+          f"{FLAGS.batch_lines} lines a step with that prior (at random points of the support "
+          "disc, along the scan's directions), its image the grad network at the pixel "
+          "centres):\n\n" + report.table(
               ["scan", "views, arc", *(f"{n} MCC" for _, n in METHODS), "AutoInt kept-view "
                "PSNR", "AutoInt steps", *(f"{n} s" for _, n in METHODS), "whole job"],
               [[r["scan"], f"{r['views']}, {r['arc_degrees']:.0f}°",

@@ -184,6 +184,41 @@ def test_prior_losses_match_their_closed_forms_on_known_fields(field, expected):
   assert "tv" not in ct.prior_losses(grad, seed, 10, tv_step=0.0)
 
 
+def test_prior_losses_see_only_the_scan_directions_and_the_support_disc():
+  def grad_of(field):
+    return lambda inputs: field(inputs["origin"] + inputs["t"] * inputs["direction"],
+                                inputs["direction"])
+  seed = tf.constant([7, 8], tf.int64)
+  directions = tf.constant([[1.0, 0.0], [0.0, 1.0]])  # the scan's: two
+  centre, radius = np.array([0.3, -0.2]), 0.5
+  # f = u_x - 2 along (1, 0) or (0, 1), each half the time: u and v differ half the time,
+  # E (u_x - v_x)^2 = 1/2; E (u_x - 2)^2 = (1 + 4) / 2.
+  losses = ct.prior_losses(grad_of(lambda x, u: u[:, :1] - 2.0), seed, 200_000, 0.0,
+                           directions=directions, disc=(centre, radius))
+  assert float(losses["consistency"]) == pytest.approx(0.5, abs=0.01)
+  assert float(losses["negative"]) == pytest.approx(2.5, abs=0.02)
+  # f = -|x - c|^2 at points uniform in the disc: E |x - c|^4 = r^4 / 3; f = -1 outside it
+  # would count: nothing does.
+  squared = lambda x: tf.reduce_sum(tf.square(x - centre.astype(np.float32)), -1,
+                                    keepdims=True)
+  losses = ct.prior_losses(grad_of(lambda x, u: -squared(x)), seed, 200_000, 0.0,
+                           directions=directions, disc=(centre, radius))
+  assert float(losses["negative"]) == pytest.approx(radius**4 / 3, rel=0.01)
+  outside = ct.prior_losses(grad_of(lambda x, u: -tf.cast(squared(x) > radius**2, tf.float32)),
+                            seed, 10_000, 0.0, directions=directions, disc=(centre, radius))
+  assert float(outside["negative"]) == 0.0
+
+
+@pytest.mark.parametrize("angles,period,expected", [
+    (np.deg2rad(np.arange(0, 30, 0.5)), 2 * np.pi, "scan"),  # a 30-degree fan-beam arc
+    (np.linspace(0, np.pi, 16, endpoint=False), np.pi, "circle"),  # parallel, all round
+])
+def test_auto_prior_directions_are_the_scans_on_a_limited_arc_only(angles, period, expected):
+  assert ct.prior_direction_mode("auto", angles, period) == expected
+  assert ct.prior_direction_mode("circle", angles, period) == "circle"
+  assert ct.prior_direction_mode("scan", angles, period) == "scan"
+
+
 def test_image_prior_loss_is_the_mean_squared_distance_to_the_prior():
   image = tf.constant(tomography.rasterize(tomography.SHEPP_LOGAN, 32), tf.float32)
   seed = tf.constant([5, 6], tf.int64)
