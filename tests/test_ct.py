@@ -253,10 +253,41 @@ def test_image_prior_puts_one_image_behind_all_views():
   assert {"psnr_image_tv", "psnr_heldout_tv"} <= set(prior) and "psnr_heldout_tv" not in plain
 
 
+def test_the_ray_models_field_over_space_is_its_grad_network_on_the_canonical_line():
+  # The ray model read at points (its priors and image) against its grad network on the
+  # lines built by tomography.lines_through(...).canonical() in numpy: either orientation of
+  # the direction, and a point given as origin + t direction.
+  phi = ct.ray_network(num_frequencies=3, depth=2, width=16, activation="sine")
+  grad = grad_net.GradNetwork(phi, variables=("t",))
+  rng = np.random.default_rng(0)
+  x = rng.uniform(-0.6, 0.6, (7, 2))
+  a = rng.uniform(0, 2 * np.pi, 7)
+  u = np.stack([np.cos(a), np.sin(a)], -1)
+  lines = tomography.lines_through(x, u).canonical()
+  rho, theta = lines.rho_theta()
+  t = np.sum((x - lines.origin) * lines.direction, -1)
+  expected = grad({"rho": rho[:, None].astype(np.float32),
+                   "theta": (theta / np.pi)[:, None].astype(np.float32),
+                   "t": t[:, None].astype(np.float32)}).numpy()
+  field = ct.point_field(grad, "ray")
+  for sign in (1.0, -1.0):
+    got = field({"origin": (x - 0.3 * sign * u).astype(np.float32),
+                 "direction": (sign * u).astype(np.float32),
+                 "t": np.full((7, 1), 0.3, np.float32)}).numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
+  assert ct.point_field(grad, "point") is grad
+
+
+def test_the_ray_model_takes_the_priors_only_when_one_beyond_consistency_is_asked_for():
+  ray = ct.Config(parameterization="ray")
+  assert not ct.uses_priors(ray)  # the paper's loss alone, whatever consistency_weight says
+  assert ct.uses_priors(dataclasses.replace(ray, prior_weight=1.0))
+  assert ct.uses_priors(dataclasses.replace(ray, tv_weight=1e-3))
+  assert ct.uses_priors(ct.Config(parameterization="point"))  # its consistency loss
+  assert not ct.uses_priors(ct.Config(parameterization="point", consistency_weight=0.0))
+
+
 @pytest.mark.parametrize("settings,message", [
-    ({"prior_weight": 1.0}, "--config.prior_weight act on the point model"),
-    ({"tv_weight": 1e-3, "nonnegative_weight": 1.0},
-     "--config.tv_weight, --config.nonnegative_weight act"),
     ({"parameterization": "point", "prior_weight": -1.0},
      "--config.prior_weight=-1.0 must be >= 0"),
     ({"parameterization": "point", "prior_weight": 1.0, "prior_iterations": 0},
