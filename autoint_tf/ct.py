@@ -260,13 +260,9 @@ def point_field(grad, parameterization):
     u = tf.convert_to_tensor(inputs["direction"], tf.float32)
     x = (tf.convert_to_tensor(inputs["origin"], tf.float32) +
          tf.convert_to_tensor(inputs["t"], tf.float32) * u)
-    theta = tf.atan2(-u[:, :1], u[:, 1:])  # the normal (u_y, -u_x) has angle theta
-    theta = tf.where(theta < 0, theta + np.pi, theta)
-    theta = tf.where(theta >= np.pi, theta - np.pi, theta)
-    normal = tf.concat([tf.cos(theta), tf.sin(theta)], -1)
-    canonical = tf.concat([-tf.sin(theta), tf.cos(theta)], -1)
-    return grad({"rho": tf.reduce_sum(x * normal, -1, keepdims=True), "theta": theta / np.pi,
-                 "t": tf.reduce_sum(x * canonical, -1, keepdims=True)})
+    line = tomography.canonical_segments(x, x + u)  # the line's rho, theta and direction
+    return grad({"rho": line["rho"][:, None], "theta": line["theta"][:, None] / np.pi,
+                 "t": tf.reduce_sum(x * line["direction"], -1, keepdims=True)})
 
   return field
 
