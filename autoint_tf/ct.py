@@ -8,12 +8,18 @@ Notation (see tomography.py for the geometry):
     "point": Phi(x(t), u) with x(t) = origin + t u (fields.PointIntegralNetwork, 2-D here);
             its grad network dPhi/dt = grad_x Phi . u is a field over space that can be
             queried at pixels.
-  Training (grad network, on the engine training.fit): M stratified samples t_k on each chord,
-      loss = mean over lines of (chord * mean_k f(t_k) - p)^2,
-  over every kept line (full batch) or `batch_lines` of them drawn by (seed, step); the point
-  model adds weighted priors at random points (`prior_losses`), among them the image prior:
-  one direction-free image I behind all views (the TV reconstruction of the kept views,
-  computed before training) that f is pulled towards along every direction.
+  Training (on the engine training.fit), over every kept line (full batch) or `batch_lines` of
+  them drawn by (seed, step), the data term `data_term`:
+      samples   (the paper's) M stratified samples t_k of the grad network f on each chord,
+                loss = mean over lines of (chord * mean_k f(t_k) - p)^2; its expectation over
+                the samples adds their variance, chord^2 Var(mean_k f(t_k)), which favours an
+                f smooth along the lines;
+      integral  loss = mean over lines of (Phi(t_max) - Phi(t_min) - p)^2: two evaluations of
+                the integral network a line, exact (the fundamental theorem of calculus) and
+                cheaper than M grad-network samples;
+  plus weighted priors at random points (`prior_losses`), among them the image prior: one
+  direction-free image I behind all views (the TV reconstruction of the kept views, computed
+  before training) that f is pulled towards along every direction.
   Prediction (integral network): p = Phi(t_max) - Phi(t_min), two evaluations a line.
 """
 
@@ -61,6 +67,7 @@ LINE_ENCODINGS = ("plain", "normalized")
 SEGMENTATIONS = ("disc", "otsu")
 SUPPORTS = ("auto", "disc", "fov")
 PRIOR_DIRECTIONS = ("auto", "scan", "circle")
+DATA_TERMS = ("samples", "integral")
 SUPPORT_MARGIN = 0.02  # the support disc is the fitted one, 2% wider (its fit is ~0.3% off)
 SUPPORT_VIEWS = 8  # the fewest views (2 tangents each) a support disc is fitted to
 
@@ -141,7 +148,13 @@ class Config:
                             "features, as t's; a measured scan's sinogram then collapses to "
                             "its mean over angles).")
   direction_frequencies: int = knob(2, "PE octaves of the direction (point model).")
-  samples_per_line: int = knob(16, "Stratified grad-network samples per line.")
+  samples_per_line: int = knob(16, "Stratified grad-network samples per line (data_term "
+                               "samples).")
+  data_term: str = knob("samples", "How the kept views are fit: samples (the paper's: chord x "
+                        "the mean of samples_per_line stratified grad-network samples a line) "
+                        "or integral (the integral network's two evaluations a line, Phi(t_max) "
+                        "- Phi(t_min): exact, where the samples' variance, part of their "
+                        "loss's expectation, smooths the field along the lines).")
   batch_lines: int = knob(0, "Lines a step (0: every kept line, full batch).")
   consistency_weight: float = knob(1.0, "Weight of the view-consistency loss (the point "
                                    "model; the ray model with another prior, read at points).")
@@ -196,6 +209,7 @@ class Config:
     check_choice("config.segmentation", self.segmentation, SEGMENTATIONS)
     check_choice("config.support", self.support, SUPPORTS)
     check_choice("config.prior_directions", self.prior_directions, PRIOR_DIRECTIONS)
+    check_choice("config.data_term", self.data_term, DATA_TERMS)
     check_range("config.segmentation_closing", self.segmentation_closing, 0.0, 1.0,
                 what="a fraction of the disc's radius")
     check_range("config.subsample", self.subsample, 1, what="a view step")
@@ -432,9 +446,10 @@ def prior_direction_mode(choice, angles, period):
 
 
 class Task(training.Task):
-  """Fit the grad network to the kept views: (chord x mean of M stratified samples - p)^2 per
-  line, on all kept lines (full batch) or `batch_lines` drawn by (seed, step); the point model
-  adds its view-consistency loss. Lengths are in units of the field-of-view radius."""
+  """Fit the kept views: per line (chord x mean of M stratified grad-network samples - p)^2
+  or (Phi(t_max) - Phi(t_min) - p)^2 (config.data_term), on all kept lines (full batch) or
+  `batch_lines` drawn by (seed, step), plus the priors at random points (`prior_losses`).
+  Lengths are in units of the field-of-view radius."""
   examples = "lines"
 
   def __init__(self, config, scan, kept, held, progress=False, reference=None):
@@ -487,13 +502,16 @@ class Task(training.Task):
     return tf.data.Dataset.counter(start_step).map(batch).prefetch(tf.data.AUTOTUNE)
 
   def loss(self, model, batch):
-    del model
-    m = self.config.samples_per_line
     idx = batch["line"]
     inputs = {k: tf.gather(v, idx) for k, v in self.inputs.items()}
-    strata = (tf.range(m, dtype=tf.float32) + batch["jitter"]) / m  # stratified samples
-    pred = chord_integral(self.grad, inputs, tf.gather(self.t_min, idx),
-                          tf.gather(self.t_max, idx), strata)
+    t_min, t_max = tf.gather(self.t_min, idx), tf.gather(self.t_max, idx)
+    if self.config.data_term == "integral":  # exact: two evaluations of Phi a line
+      pred = grad_net.definite_integral(model, t_min, t_max, inputs=inputs,
+                                        validate=False)[..., 0]
+    else:  # the paper's: chord x the mean of m stratified grad-network samples
+      m = self.config.samples_per_line
+      strata = (tf.range(m, dtype=tf.float32) + batch["jitter"]) / m
+      pred = chord_integral(self.grad, inputs, t_min, t_max, strata)
     extra = None
     c = self.config
     weights = {"consistency": c.consistency_weight, "tv": c.tv_weight,

@@ -38,6 +38,31 @@ def test_two_evaluations_equal_dense_quadrature_of_the_grad_network(parameteriza
   assert np.max(np.abs(two - quad)) < tol * np.max(np.abs(quad))
 
 
+@pytest.mark.parametrize("parameterization", ["ray", "point"])
+def test_the_integral_data_term_is_the_integral_networks_difference_and_the_samples_limit(
+    parameterization):
+  # data_term=integral: each line's error is Phi(t_max) - Phi(t_min) - p (two evaluations,
+  # exact); data_term=samples: chord x the mean of m stratified grad-network samples, whose
+  # limit (m -> inf) is the same integral by the fundamental theorem of calculus.
+  config = app_config(ct.Config, num_angles=8, num_detectors=8, subsample=2, width=16, depth=2,
+                      num_frequencies=4, parameterization=parameterization)
+  errors = {}
+  for term, m in (("integral", 1), ("samples", 2048)):
+    task = ct.Task(app_config(config, data_term=term, samples_per_line=m), ct.scan_for(config),
+                   *ct.split_views(config, 8))
+    phi = task.build_model()
+    if term == "samples":
+      phi.set_weights(weights)
+    weights = phi.get_weights()
+    batch = next(iter(task.dataset(0)))
+    errors[term], _ = task.loss(phi, batch)
+  phi_difference = ct.line_integrals(phi, task.inputs, task.t_min, task.t_max)
+  np.testing.assert_allclose(errors["integral"], np.square(phi_difference - task.target),
+                             rtol=1e-5, atol=1e-12)
+  np.testing.assert_allclose(np.sqrt(errors["samples"]), np.sqrt(errors["integral"]),
+                             atol=2e-3 * float(np.max(np.abs(task.target))))
+
+
 def test_interpolation_baseline_is_exact_on_kept_angles_and_wraps_at_pi():
   angles = np.arange(8) * np.pi / 8
   sino = tomography.radon(tomography.SHEPP_LOGAN, tomography.parallel_beam_lines(angles, 6))
