@@ -7,7 +7,7 @@ disc, and its spread over directions. Both share every other setting of the HTC 
 (benchmarks/htc_table.py). ~9 minutes at the defaults.
 
   python -m benchmarks.ct_prior_fit                    # ta_category7, 2000 steps a model
-  python -m benchmarks.ct_prior_fit --steps=500 --nowrite
+  python -m benchmarks.ct_prior_fit --steps=500 --nowrite --config.width=256
 
 A grad network dPhi/dt equals one image I(x) along every direction u only if Phi is the
 cumulative integral of I along u: in the line's own frame (the ray model) that is one function
@@ -16,6 +16,7 @@ of (rho, theta, t); in the world frame (the point model) a different function of
 
 import dataclasses
 import os
+import sys
 import time
 
 from absl import app
@@ -23,6 +24,7 @@ from absl import flags
 import numpy as np
 import tensorflow as tf
 
+from autoint_tf import cli
 from autoint_tf import ct
 from autoint_tf import ct_data
 from autoint_tf import grad_net
@@ -32,11 +34,10 @@ from autoint_tf import tomography
 from benchmarks import htc_table
 from benchmarks import report
 
-flags.DEFINE_string("scan", os.path.join(htc_table.ROOT, "..", "shared", "data", "ct_htc2022",
-                                         "ta_category7.mat"), "An HTC 2022 scan (.mat).")
+flags.DEFINE_string("scan", "ta_category7.mat", "An HTC 2022 scan of --htc_dir.")
 flags.DEFINE_integer("steps", 2000, "Adam steps of the image prior a model.")
 flags.DEFINE_integer("image_size", 256, "Side of the image the fit is scored on.")
-flags.DEFINE_bool("write", True, "Write the results and the log's section.")
+# (--htc_dir, --write and the recipe's --config are benchmarks.htc_table's flags)
 FLAGS = flags.FLAGS
 MODELS = ("point", "ray")
 
@@ -70,8 +71,12 @@ def fit(config, prior, directions, disc, steps):
 
 def main(argv):
   del argv
-  scan = ct_data.load_scan(FLAGS.scan, ct_data.HTC2022_GEOMETRY, ct_data.HTC2022_VARIABLE)
-  config = dataclasses.replace(htc_table.recipe(), image_size=FLAGS.image_size)
+  path = os.path.join(FLAGS.htc_dir, FLAGS.scan)
+  if not os.path.exists(path):
+    raise app.UsageError(f"--scan={FLAGS.scan}: no such file in --htc_dir={FLAGS.htc_dir} "
+                         "(give the directory of the shared HTC 2022 scans).")
+  scan = ct_data.load_scan(path, ct_data.HTC2022_GEOMETRY, ct_data.HTC2022_VARIABLE)
+  config = dataclasses.replace(cli.config_value(htc_table.CONFIG), image_size=FLAGS.image_size)
   kept = np.arange(len(scan.angles))
   scan = ct.with_support(config, scan, kept)
   if scan.support is None:
@@ -103,8 +108,10 @@ def main(argv):
                  "spread_relative": float(np.mean(spread[inside]) / span),
                  "train_seconds": seconds})
     print(rows[-1], flush=True)
-  text = (f"`python -m benchmarks.ct_prior_fit --steps={FLAGS.steps}` (the TV reconstruction "
-          f"of `{os.path.basename(FLAGS.scan)}`, {prior_seconds:.0f} s, as the only loss; "
+  command = " ".join(["python -m benchmarks.ct_prior_fit", f"--steps={FLAGS.steps}",
+                      *(a for a in sys.argv[1:] if a.startswith(("--config", "--scan=")))])
+  text = (f"`{command}` (the TV reconstruction of `{FLAGS.scan}`, {prior_seconds:.0f} s, as "
+          "the only loss; "
           f"{config.depth}×{config.width} {config.activation}, "
           f"{config.consistency_points} points a step along the scan's directions; the image "
           f"on {size}² pixels of the HTC grid's region, inside the support disc):\n\n" +
@@ -116,7 +123,7 @@ def main(argv):
   print(text)
   if FLAGS.write:
     report.publish("ct_prior_fit", "How fast each CT model learns an image", text,
-                   {"rows": rows, "scan": os.path.basename(FLAGS.scan)})
+                   {"rows": rows, "scan": FLAGS.scan, "config": dataclasses.asdict(config)})
 
 
 if __name__ == "__main__":

@@ -60,7 +60,7 @@ def recipe():
                                             checkpoint_every=1_000_000))
 
 
-_CONFIG = cli.define_config(recipe())
+CONFIG = cli.define_config(recipe())  # (benchmarks.ct_prior_fit takes the recipe from it too)
 flags.DEFINE_list("scans", [], "Only these scans (file names; default all).")
 flags.DEFINE_string("runs_dir", "", "Keep each scan's run (checkpoints, metrics.json, image.npy, "
                     "sinogram.npz with every method's image, the segmentations) in "
@@ -151,7 +151,7 @@ def describe(config, rows, overrides):
 
 def main(argv):
   del argv
-  config = cli.config_value(_CONFIG)
+  config = cli.config_value(CONFIG)
   rows = mcc_table(config)
   text = describe(config, rows, [a for a in sys.argv[1:] if a.startswith(("--config",
                                                                            "--scans"))])
