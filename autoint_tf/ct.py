@@ -85,9 +85,26 @@ def line_inputs(parameterization, lines):
                    f"{PARAMETERIZATIONS}.")
 
 
-def line_integrals(phi, inputs, t_min, t_max):
-  """Phi(t_max) - Phi(t_min) per line: [...]. inputs: per-line dict, t_*: [...]."""
-  return grad_net.definite_integral(phi, t_min, t_max, inputs=inputs)[..., 0]
+def line_integrals(phi, inputs, t_min, t_max, validate=True):
+  """Phi(t_max) - Phi(t_min) per line: [...]. inputs: per-line dict, t_*: [...]. validate:
+  grad_net.definite_integral's NaN/inf checks (training's lines are checked once, on load)."""
+  return grad_net.definite_integral(phi, t_min, t_max, inputs=inputs, validate=validate)[..., 0]
+
+
+def prior_disc(scan):
+  """Where a run's priors draw their points, in field-of-view radii: (centre [2], radius) of
+  the scan's support disc, or None (the unit disc, the field of view)."""
+  if scan.support is None:
+    return None
+  return (np.asarray(scan.support["centre"]) / scan.radius,
+          scan.support["radius"] / scan.radius)
+
+
+def image_directions(lines, count):
+  """About `count` directions [K, 2] an image is averaged over: every view's centre line,
+  canonical (as training saw them), evenly thinned. lines: `tomography.Lines` [A, N]."""
+  centre = lines.canonical().direction[:, lines.shape[1] // 2]
+  return centre[::max(1, len(centre) // count)]
 
 
 def flat_line_inputs(parameterization, lines, index=None):
@@ -468,9 +485,7 @@ class Task(training.Task):
     # where the priors look: in the support (no line sees attenuation outside it), along the
     # directions of every view of the scan (its geometry, held-out views too: no
     # measurement), or along the whole circle
-    self.prior_disc = (None if scan.support is None else
-                       (np.asarray(scan.support["centre"]) / scan.radius,
-                        scan.support["radius"] / scan.radius))
+    self.prior_disc = prior_disc(scan)
     self.prior_directions = None
     if uses_priors(config) and prior_direction_mode(
         config.prior_directions, scan.angles, scan.period) == "scan":
@@ -498,8 +513,10 @@ class Task(training.Task):
       seed = tf.stack([seed0, index])
       lines = (tf.range(n) if b == n else
                tf.random.stateless_uniform([b], seed + 2, 0, n, tf.int32))
-      return {"line": lines, "jitter": tf.random.stateless_uniform([b, m], seed),
-              "seed": tf.broadcast_to(seed + 3, [b, 2])}
+      out = {"line": lines, "seed": tf.broadcast_to(seed + 3, [b, 2])}
+      if self.config.data_term == "samples":  # the stratified samples' positions
+        out["jitter"] = tf.random.stateless_uniform([b, m], seed)
+      return out
 
     return tf.data.Dataset.counter(start_step).map(batch).prefetch(tf.data.AUTOTUNE)
 
@@ -508,8 +525,7 @@ class Task(training.Task):
     inputs = {k: tf.gather(v, idx) for k, v in self.inputs.items()}
     t_min, t_max = tf.gather(self.t_min, idx), tf.gather(self.t_max, idx)
     if self.config.data_term == "integral":  # exact: two evaluations of Phi a line
-      pred = grad_net.definite_integral(model, t_min, t_max, inputs=inputs,
-                                        validate=False)[..., 0]
+      pred = line_integrals(model, inputs, t_min, t_max, validate=False)
     else:  # the paper's: chord x the mean of m stratified grad-network samples
       m = self.config.samples_per_line
       strata = (tf.range(m, dtype=tf.float32) + batch["jitter"]) / m
@@ -747,9 +763,8 @@ def evaluate(config, scan, phi, grad, kept, held, prior=None, reference=None):
   # the scanner measured (the geometry only, no held-out measurements).
   # Training scaled lengths and targets by 1 / radius together, so the grad network is the
   # attenuation in the scan's own units: no further scaling.
-  centre = lines.canonical().direction[:, lines.shape[1] // 2]  # (as training saw them)
-  centre = centre[::max(1, len(centre) // config.image_directions)]
-  image, spread = point_image(point_field(grad, config.parameterization), size, centre,
+  image, spread = point_image(point_field(grad, config.parameterization), size,
+                              image_directions(lines, config.image_directions),
                               extent=extent / scan.radius)
   image = image * support
   seconds["autoint_image"] = lap()

@@ -1,8 +1,9 @@
 r"""The HTC 2022 table: every shared HTC 2022 scan with its ground-truth segmentation,
 reconstructed from all its views on the challenge's grid (512 effective detector pixels,
 ct.image_grid) by FBP, SIRT (150 non-negative iterations), the TV reconstruction and AutoInt
-(the ray model read as a field over space) trained with it as image prior (`recipe`), every one with the lines cut to the
-disc fitted to the sinogram's support (ct.with_support), segmented by that disc with its holes
+(the ray model read as a field over space) trained with it as image prior (`recipe`), every
+one with the lines cut to the disc fitted to the sinogram's support (ct.with_support),
+segmented by that disc with its holes
 (metrics.disc_segmentation; Otsu's threshold beside it) and scored by the Matthews correlation
 coefficient, as HTC 2022 scores; with the seconds of each, and a figure per scan
 (benchmarks/results/htc_<scan>.png). Writes the log's section and

@@ -46,16 +46,14 @@ def test_the_integral_data_term_is_the_integral_networks_difference_and_the_samp
   # limit (m -> inf) is the same integral by the fundamental theorem of calculus.
   config = app_config(ct.Config, num_angles=8, num_detectors=8, subsample=2, width=16, depth=2,
                       num_frequencies=4, parameterization=parameterization)
-  errors = {}
+  errors, weights = {}, None
   for term, m in (("integral", 1), ("samples", 2048)):
     task = ct.Task(app_config(config, data_term=term, samples_per_line=m), ct.scan_for(config),
                    *ct.split_views(config, 8))
-    phi = task.build_model()
-    if term == "samples":
-      phi.set_weights(weights)
-    weights = phi.get_weights()
-    batch = next(iter(task.dataset(0)))
-    errors[term], _ = task.loss(phi, batch)
+    phi = task.build_model()  # (the samples' grad network is of this phi: one per task)
+    weights = weights or phi.get_weights()
+    phi.set_weights(weights)  # the same network for both terms
+    errors[term], _ = task.loss(phi, next(iter(task.dataset(0))))
   phi_difference = ct.line_integrals(phi, task.inputs, task.t_min, task.t_max)
   np.testing.assert_allclose(errors["integral"], np.square(phi_difference - task.target),
                              rtol=1e-5, atol=1e-12)
