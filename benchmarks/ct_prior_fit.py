@@ -31,6 +31,7 @@ from autoint_tf import grad_net
 from autoint_tf import metrics
 from autoint_tf import sirt
 from autoint_tf import tomography
+from autoint_tf import training
 from benchmarks import htc_table
 from benchmarks import report
 
@@ -44,11 +45,13 @@ MODELS = ("point", "ray")
 
 def fit(config, prior, directions, disc, steps):
   """The grad network of `config`'s model (a field over space) after `steps` Adam steps of
-  the image prior alone (ct.prior_losses "image", cosine-decayed learning rate)."""
+  the image prior alone (ct.prior_losses "image"), the learning rate the engine's cosine
+  schedule over those steps."""
   phi = ct.make_model(config)
   grad = ct.point_field(grad_net.GradNetwork(phi, variables=("t",)), config.parameterization)
-  loop = config.loop
-  optimizer = tf.keras.optimizers.Adam(loop.learning_rate, amsgrad=loop.amsgrad)
+  loop = dataclasses.replace(config.loop, steps=steps, lr_schedule="cosine")
+  optimizer = tf.keras.optimizers.Adam(training.learning_rate_schedule(loop),
+                                       amsgrad=loop.amsgrad)
   image = tf.constant(prior, tf.float32)
 
   @tf.function
@@ -61,7 +64,6 @@ def fit(config, prior, directions, disc, steps):
     return loss
 
   for i in range(steps):
-    optimizer.learning_rate.assign(loop.learning_rate * 0.5 * (1 + np.cos(np.pi * i / steps)))
     loss = step(tf.constant(i, tf.int64))
     if (i + 1) % max(1, steps // 10) == 0:
       print(f"  {config.parameterization}: step {i + 1}/{steps}, loss {float(loss):.3g}",
@@ -88,11 +90,10 @@ def main(argv):
   radius = scan.radius
   lines = scan.lines.scaled(1.0 / radius)
   directions = tf.constant(lines.canonical().direction.reshape(-1, 2), tf.float32)
-  disc = (np.asarray(scan.support["centre"]) / radius, scan.support["radius"] / radius)
+  disc = ct.prior_disc(scan)
   size, extent = ct.image_grid(config, scan)
   extent /= radius
-  centre = lines.canonical().direction[:, lines.shape[1] // 2]
-  centre = centre[::max(1, len(centre) // config.image_directions)]
+  centre = ct.image_directions(lines, config.image_directions)
   want = sirt.sample(prior, tomography.pixel_centres(size, extent), 1.0).numpy()
   inside = tomography.disc_mask({"centre": list(disc[0]), "radius": disc[1]}, size, extent)
   span = float(np.ptp(want[inside]))
